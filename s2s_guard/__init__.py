@@ -1,0 +1,52 @@
+"""s2s_guard: trust server-to-server calls made with OAuth 2.0 Bearer tokens (RFC 6750).
+
+Validate the token (a signed JWT checked against trusted keys), enforce audience and scope,
+and attach the app and user principals so routes can demand app-only, user+app or user-only.
+"""
+
+from .asgi import GuardMiddleware, requires
+from .config import GuardConfig, IssuerConfig, load_config
+from .errors import (AuthError, BadSignature, ConfigurationError, DisallowedAlgorithm,
+                     InsufficientScope, InvalidAudience, InvalidClaim, InvalidRequest,
+                     InvalidToken, InvalidTokenType, MalformedToken, MissingToken,
+                     ServiceUnavailable, TokenExpired, TokenIssuedInFuture, TokenNotYetValid,
+                     TokenTooLarge, UnknownIssuer, UnknownKey, UnsupportedCritical)
+from .guard import Guard
+from .policy import Requirement
+from .principal import AppPrincipal, Policy, Principal, UserPrincipal
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AppPrincipal",
+    "AuthError",
+    "BadSignature",
+    "ConfigurationError",
+    "DisallowedAlgorithm",
+    "Guard",
+    "GuardConfig",
+    "GuardMiddleware",
+    "InsufficientScope",
+    "InvalidAudience",
+    "InvalidClaim",
+    "InvalidRequest",
+    "InvalidToken",
+    "InvalidTokenType",
+    "IssuerConfig",
+    "MalformedToken",
+    "MissingToken",
+    "Policy",
+    "Principal",
+    "Requirement",
+    "ServiceUnavailable",
+    "TokenExpired",
+    "TokenIssuedInFuture",
+    "TokenNotYetValid",
+    "TokenTooLarge",
+    "UnknownIssuer",
+    "UnknownKey",
+    "UnsupportedCritical",
+    "UserPrincipal",
+    "load_config",
+    "requires",
+]

@@ -1,0 +1,134 @@
+"""RFC 6750 for ASGI: a pure ASGI middleware (never ``BaseHTTPMiddleware``) and ``requires``.
+
+The middleware speaks Starlette's auth contract: ``scope["user"]`` is the
+:class:`~s2s_guard.Principal` (a ``BaseUser``), ``scope["auth"]`` carries its scopes, and the
+full principal also sits under ``scope["s2s_guard.principal"]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import AuthError, MissingToken
+from .guard import Guard
+from .policy import Requirement
+from .principal import Policy, Principal
+
+__all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "error_response", "requires"]
+
+PRINCIPAL_KEY = "s2s_guard.principal"
+GUARD_KEY = "s2s_guard.guard"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def error_response(exc: AuthError) -> Response:
+    """The RFC 6750 response for ``exc``: status, challenge header and JSON body."""
+    return Response(exc.body(), status_code=exc.status_code, headers=exc.headers,
+                    media_type="application/json")
+
+
+def _authorization_values(scope: Scope) -> list[str]:
+    return [v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"]
+
+
+def _query_tokens(scope: Scope) -> list[str]:
+    query = scope.get("query_string", b"")
+    if b"access_token" not in query:  # fast path: almost every request
+        return []
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return [value for name, value in pairs if name == "access_token"]
+
+
+class GuardMiddleware:
+    """Authenticate every HTTP and websocket request except ``public_paths``; deny by default."""
+
+    def __init__(self, app: ASGIApp, *, guard: Guard, public_paths: Iterable[str] = (),
+                 requirement: Requirement | None = None) -> None:
+        self.app = app
+        self.guard = guard
+        self.public_paths = frozenset(public_paths)
+        self.requirement = requirement
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)  # lifespan and others pass through
+            return
+        path = scope["path"]
+        if path in self.public_paths or self.guard.is_public(path):
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self.guard.authenticate(
+                _authorization_values(scope), self.requirement, query_tokens=_query_tokens(scope))
+        except AuthError as exc:
+            await _refuse(exc, scope, receive, send)
+            return
+        scope["user"] = principal
+        scope["auth"] = AuthCredentials(sorted(principal.scopes))
+        scope[PRINCIPAL_KEY] = principal
+        scope[GUARD_KEY] = self.guard
+        await self.app(scope, receive, send)
+
+
+async def _refuse(exc: AuthError, scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "websocket":
+        # RFC 6455 §7.4.1: 1008 policy violation; closing before accept refuses the handshake.
+        await send({"type": "websocket.close", "code": 1008, "reason": exc.reason})
+        return
+    await error_response(exc)(scope, receive, send)
+
+
+def _connection(args: Sequence[Any], kwargs: dict[str, Any]) -> HTTPConnection:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, HTTPConnection):
+            return value
+    raise TypeError("@requires needs a Request or WebSocket argument")
+
+
+def _check(conn: HTTPConnection, requirement: Requirement) -> AuthError | None:
+    principal = conn.scope.get(PRINCIPAL_KEY)
+    guard = conn.scope.get(GUARD_KEY)
+    if not isinstance(principal, Principal) or not isinstance(guard, Guard):
+        return MissingToken("route requires a principal but none was authenticated")
+    try:
+        guard.authorize(principal, requirement)
+    except AuthError as exc:
+        return exc
+    return None
+
+
+def requires(*, policy: Policy | None = None, scopes: Iterable[str] | str = ()) -> Callable[[_F], _F]:
+    """Decorate a Starlette endpoint (function or ``HTTPEndpoint`` method) with a requirement."""
+    requirement = Requirement(policy=policy, scopes=scopes)
+
+    def decorator(func: _F) -> _F:
+        if inspect.iscoroutinefunction(func):
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                conn = _connection(args, kwargs)
+                error = _check(conn, requirement)
+                if error is None:
+                    return await func(*args, **kwargs)
+                if conn.scope["type"] == "websocket":
+                    await conn.send({"type": "websocket.close", "code": 1008, "reason": error.reason})
+                    return None
+                return error_response(error)
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            error = _check(_connection(args, kwargs), requirement)
+            return func(*args, **kwargs) if error is None else error_response(error)
+        return sync_wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,56 @@
+"""RFC 6750 §2.1: extract the Bearer token from ``Authorization`` header values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..errors import InvalidRequest, MissingToken
+
+__all__ = ["parse_authorization", "extract_bearer"]
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def parse_authorization(header: str | None) -> str:
+    """Return the Bearer token of one ``Authorization`` value, or raise.
+
+    No header or another scheme: :class:`MissingToken` (401, no error code, RFC 6750 §3.1).
+    ``Bearer`` with no token or characters outside token68: :class:`InvalidRequest` (400).
+    """
+    if header is None or not header.strip():
+        raise MissingToken("no Authorization header")
+    scheme, sep, credentials = header.strip().partition(" ")
+    # RFC 9110 §11.1: the auth-scheme is case-insensitive.
+    if scheme.lower() != "bearer":
+        if not scheme or sep == "" and _TOKEN68.fullmatch(scheme):
+            raise InvalidRequest("Authorization value without a scheme")
+        raise MissingToken(f"scheme {scheme[:20]!r} is not Bearer")
+    token = credentials.strip(" ")
+    if not token:
+        raise InvalidRequest("Bearer scheme without a token")
+    if not _TOKEN68.fullmatch(token):
+        raise InvalidRequest("Bearer token has characters outside token68")
+    return token
+
+
+def extract_bearer(headers: Sequence[str], query_tokens: Sequence[str] = (), *,
+                   allow_query: bool = False) -> str:
+    """Pick the one Bearer token a request carries from its header values and query string.
+
+    RFC 6750 §2: a client must not use more than one method, so two ``Authorization``
+    headers, or a header and ``access_token`` together, are 400 ``invalid_request``.
+    """
+    if len(headers) > 1:
+        raise InvalidRequest("more than one Authorization header")
+    if query_tokens:
+        if not allow_query:
+            raise InvalidRequest("access_token in the query string is not accepted")
+        if headers or len(query_tokens) > 1:
+            raise InvalidRequest("more than one access token in the request")
+        token = query_tokens[0]
+        if not _TOKEN68.fullmatch(token):
+            raise InvalidRequest("access_token has characters outside token68")
+        return token
+    return parse_authorization(headers[0] if headers else None)

@@ -1,0 +1,91 @@
+"""RFC 7519 §4.1: registered claim checks, each a small function of (claims, ..., now).
+
+Types are checked here, not left to PyJWT: a time claim is a JSON number (not a bool, not a
+string), finite and in range; ``iss`` is a string matched exactly; ``aud`` is a string or a
+list of strings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from ..errors import (InvalidAudience, InvalidClaim, TokenExpired, TokenIssuedInFuture,
+                      TokenNotYetValid, UnknownIssuer)
+
+__all__ = ["check_claims", "check_types", "numeric_date", "audiences_of"]
+
+#: Latest NumericDate accepted (9999-12-31T23:59:59Z): larger values are malformed, not "never".
+MAX_NUMERIC_DATE = 253402300799
+_STRING_CLAIMS = ("iss", "sub", "jti", "client_id", "azp", "appid", "scope", "tid", "oid")
+
+
+def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    """RFC 7519 §2 NumericDate: a finite JSON number in range, or ``None`` when absent."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    # bool is an int subclass in Python; JSON true is not a number.
+    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= MAX_NUMERIC_DATE:
+        raise InvalidClaim(f"{name} is not a NumericDate")
+    return float(value)
+
+
+def audiences_of(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """RFC 7519 §4.1.3: ``aud`` as a tuple; a string or a non-empty list of strings."""
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return (aud,)
+    if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        return tuple(aud)
+    raise InvalidClaim("aud is missing or not a string / list of strings")
+
+
+def check_types(claims: Mapping[str, Any]) -> None:
+    """Refuse registered and well-known claims of the wrong JSON type."""
+    for name in _STRING_CLAIMS:
+        if name in claims and not isinstance(claims[name], str):
+            raise InvalidClaim(f"{name} is not a string")
+    scp = claims.get("scp")
+    if scp is not None and not (isinstance(scp, str) or (
+            isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
+        raise InvalidClaim("scp is not a string or list of strings")
+
+
+def _check_exp(exp: float | None, now: float, leeway: float) -> None:
+    if exp is None:
+        raise InvalidClaim("exp is required")  # an access token must expire (RFC 9068 §2.2)
+    if now - leeway >= exp:
+        raise TokenExpired(f"expired at {exp:.0f}, now {now:.0f}")  # RFC 7519 §4.1.4
+
+
+def _check_nbf(nbf: float | None, now: float, leeway: float) -> None:
+    if nbf is not None and now + leeway < nbf:
+        raise TokenNotYetValid(f"not before {nbf:.0f}, now {now:.0f}")  # RFC 7519 §4.1.5
+
+
+def _check_iat(iat: float | None, now: float, leeway: float) -> None:
+    if iat is not None and iat > now + leeway:
+        raise TokenIssuedInFuture(f"issued at {iat:.0f}, now {now:.0f}")  # RFC 7519 §4.1.6
+
+
+def _check_iss(claims: Mapping[str, Any], issuer: str) -> None:
+    if claims.get("iss") != issuer:  # RFC 8725 §3.8: exact match, never prefix/substring
+        raise UnknownIssuer("iss does not match the configured issuer")
+
+
+def _check_aud(claims: Mapping[str, Any], accepted: Collection[str]) -> None:
+    if not any(a in accepted for a in audiences_of(claims)):  # RFC 7519 §4.1.3
+        raise InvalidAudience("aud matches no accepted audience")
+
+
+def check_claims(claims: Mapping[str, Any], *, issuer: str, audiences: Collection[str],
+                 leeway: float, now: float) -> None:
+    """Run every registered-claim check for an access token at time ``now``."""
+    check_types(claims)
+    _check_iss(claims, issuer)
+    _check_exp(numeric_date(claims, "exp"), now, leeway)
+    _check_nbf(numeric_date(claims, "nbf"), now, leeway)
+    _check_iat(numeric_date(claims, "iat"), now, leeway)
+    _check_aud(claims, audiences)

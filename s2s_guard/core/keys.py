@@ -1,0 +1,218 @@
+"""RFC 7517 keys and RFC 7515 §4.1 key selection: JWK Sets, X.509 certificates, shared secrets.
+
+Keys are checked when loaded (RFC 8725 §3.5): no ``use: enc`` keys, no symmetric keys from a
+JWK Set, RSA of at least 2048 bits. A key is selected by ``kid``, or by ``x5t`` /
+``x5t#S256`` certificate thumbprint; header-supplied keys (``jwk``, ``jku``, ``x5u``, ``x5c``)
+are never used (RFC 8725 §3.10).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from base64 import b64decode, urlsafe_b64encode
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.exceptions import InvalidKeyError
+
+from ..errors import ConfigurationError, UnknownKey
+
+__all__ = ["KeySet", "VerificationKey", "load_certificate", "verify_signature"]
+
+log = logging.getLogger("s2s_guard.keys")
+
+PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey,
+                  ed448.Ed448PublicKey, bytes]
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+_CURVES = {"ES256": ("secp256r1", 32), "ES384": ("secp384r1", 48), "ES512": ("secp521r1", 66)}
+_MIN_RSA_BITS = 2048
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url (RFC 7515 §2)."""
+    return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """A public key (or shared secret) with the identifiers a JWS header may name it by."""
+
+    key: PublicKey
+    kid: str | None = None
+    alg: str | None = None
+    x5t: str | None = None
+    x5t_s256: str | None = None
+
+    def accepts(self, alg: str) -> bool:
+        """Whether this key may verify ``alg`` (key type, curve, and any pinned ``alg``)."""
+        if self.alg is not None and self.alg != alg:
+            return False  # RFC 7517 §4.4: the key's alg must match the header's
+        return _key_fits(self.key, alg)
+
+
+def _key_fits(key: PublicKey, alg: str) -> bool:
+    family = alg[:2]
+    if family in ("RS", "PS"):
+        return isinstance(key, rsa.RSAPublicKey)
+    if family == "ES":
+        return isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == _CURVES[alg][0]
+    if alg == "EdDSA":
+        return isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey))
+    return family == "HS" and isinstance(key, bytes)
+
+
+def verify_signature(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """Verify one JWS signature with ``cryptography``; ``alg`` comes from configuration."""
+    try:
+        if isinstance(key, bytes):
+            digest = getattr(hashlib, "sha" + alg[2:])
+            return hmac.compare_digest(hmac.new(key, signing_input, digest).digest(), signature)
+        if isinstance(key, rsa.RSAPublicKey):
+            hash_alg = _HASHES[alg[2:]]()
+            pad: padding.AsymmetricPadding = (
+                padding.PKCS1v15() if alg[0] == "R"
+                else padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size))
+            key.verify(signature, signing_input, pad, hash_alg)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            size = _CURVES[alg][1]
+            if len(signature) != 2 * size:
+                return False  # RFC 7518 §3.4: R || S, each exactly the curve size
+            r = int.from_bytes(signature[:size], "big")
+            s = int.from_bytes(signature[size:], "big")
+            if r == 0 or s == 0:
+                return False  # CVE-2022-21449 ("psychic signatures"): r and s must be non-zero
+            key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(_HASHES[alg[2:]]()))
+        else:
+            key.verify(signature, signing_input)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+class KeySet:
+    """Verification keys indexed by ``kid`` and certificate thumbprints."""
+
+    __slots__ = ("keys", "_by_kid", "_by_x5t", "_by_x5t_s256")
+
+    def __init__(self, keys: Iterable[VerificationKey] = ()) -> None:
+        self.keys: tuple[VerificationKey, ...] = tuple(keys)
+        self._by_kid: dict[str, list[VerificationKey]] = {}
+        self._by_x5t: dict[str, list[VerificationKey]] = {}
+        self._by_x5t_s256: dict[str, list[VerificationKey]] = {}
+        for key in self.keys:
+            for index, ident in ((self._by_kid, key.kid), (self._by_x5t, key.x5t),
+                                 (self._by_x5t_s256, key.x5t_s256)):
+                if ident is not None:
+                    index.setdefault(ident, []).append(key)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __add__(self, other: KeySet) -> KeySet:
+        return KeySet(self.keys + other.keys)
+
+    def select(self, header: Mapping[str, Any], alg: str) -> list[VerificationKey]:
+        """Keys that may verify this header's signature; :class:`UnknownKey` when none."""
+        if alg.startswith("HS"):
+            candidates = [k for k in self.keys if isinstance(k.key, bytes)]
+        elif "kid" in header:
+            candidates = self._by_kid.get(header["kid"], [])
+        elif "x5t#S256" in header:
+            candidates = self._by_x5t_s256.get(header["x5t#S256"], [])
+        elif "x5t" in header:
+            candidates = self._by_x5t.get(header["x5t"], [])
+        else:
+            candidates = list(self.keys)  # no identifier: try each key that fits
+        usable = [k for k in candidates if k.accepts(alg)]
+        if not usable:
+            raise UnknownKey("no key matches the token's kid/x5t and algorithm")
+        return usable
+
+    def has_identifier(self, header: Mapping[str, Any]) -> bool:
+        """Whether the key a header names is in this set (used to decide on a refetch)."""
+        for name, index in (("kid", self._by_kid), ("x5t#S256", self._by_x5t_s256),
+                            ("x5t", self._by_x5t)):
+            if name in header:
+                return header[name] in index
+        return bool(self.keys)
+
+    @classmethod
+    def from_jwks(cls, jwks: Mapping[str, Any]) -> KeySet:
+        """Load a JWK Set, skipping (and logging) keys that are unusable or unsafe."""
+        keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+        if not isinstance(keys, list):
+            raise ValueError('not a JWK Set: expected {"keys": [...]}')
+        loaded = []
+        for jwk in keys:
+            try:
+                loaded.append(key_from_jwk(jwk))
+            except ValueError as exc:
+                log.warning("skipping JWK kid=%r: %s", jwk.get("kid") if isinstance(jwk, Mapping) else None, exc)
+        return cls(loaded)
+
+
+def _check_public_key(key: object) -> PublicKey:
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+                  | ed448.Ed448PrivateKey):
+        key = key.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < _MIN_RSA_BITS:
+            raise ValueError(f"RSA key of {key.key_size} bits is below {_MIN_RSA_BITS}")  # RFC 8725 §3.5
+        return key
+    if isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return key
+    raise ValueError(f"unsupported key type {type(key).__name__}")
+
+
+def key_from_jwk(jwk: Any) -> VerificationKey:
+    """One JWK to a :class:`VerificationKey`; raises ``ValueError`` if it must not be used."""
+    if not isinstance(jwk, Mapping):
+        raise ValueError("JWK is not an object")
+    if jwk.get("use", "sig") != "sig":
+        raise ValueError("key is not for signatures (use != sig)")
+    kty = jwk.get("kty")
+    loaders = {"RSA": RSAAlgorithm.from_jwk, "EC": ECAlgorithm.from_jwk, "OKP": OKPAlgorithm.from_jwk}
+    if kty not in loaders:
+        raise ValueError(f"unsupported kty {kty!r}")  # "oct" is refused: no secrets from a JWKS
+    try:
+        key = _check_public_key(loaders[kty](dict(jwk)))
+    except (InvalidKeyError, TypeError, KeyError) as exc:
+        raise ValueError(f"invalid {kty} key: {exc}") from exc
+    x5t, x5t_s256 = jwk.get("x5t"), jwk.get("x5t#S256")
+    x5c = jwk.get("x5c")
+    if isinstance(x5c, list) and x5c and isinstance(x5c[0], str) and (x5t is None or x5t_s256 is None):
+        der = b64decode(x5c[0])
+        x5t = x5t or b64url(hashlib.sha1(der).digest())
+        x5t_s256 = x5t_s256 or b64url(hashlib.sha256(der).digest())
+    return VerificationKey(key=key, kid=_opt_str(jwk.get("kid")), alg=_opt_str(jwk.get("alg")),
+                           x5t=_opt_str(x5t), x5t_s256=_opt_str(x5t_s256))
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def load_certificate(data: bytes, source: str = "certificate") -> VerificationKey:
+    """A PEM or DER X.509 certificate to a key named by its thumbprints (and ``kid`` = x5t)."""
+    try:
+        cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
+                else x509.load_der_x509_certificate(data))
+        key = _check_public_key(cert.public_key())
+    except ValueError as exc:
+        raise ConfigurationError(source, f"not a usable PEM or DER X.509 certificate: {exc}") from exc
+    der = cert.public_bytes(Encoding.DER)
+    x5t = b64url(hashlib.sha1(der).digest())
+    return VerificationKey(key=key, kid=x5t, x5t=x5t, x5t_s256=b64url(hashlib.sha256(der).digest()))
+

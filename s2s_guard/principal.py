@@ -1,0 +1,91 @@
+"""Principals: who is calling, as the app and the user a validated token names.
+
+A :class:`Principal` is a Starlette ``BaseUser``, so ``request.user`` works as usual, and it
+says which policy the token satisfies: ``app-only``, ``user+app`` or ``user-only``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from starlette.authentication import BaseUser
+
+__all__ = ["AppPrincipal", "Policy", "Principal", "UserPrincipal", "POLICIES"]
+
+Policy = Literal["app-only", "user+app", "user-only"]
+POLICIES: tuple[Policy, ...] = ("app-only", "user+app", "user-only")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppPrincipal:
+    """The calling application: its client id, where it is registered and what it was granted."""
+
+    client_id: str
+    issuer: str
+    tenant: str | None = None
+    permissions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserPrincipal:
+    """The user on whose behalf the app calls."""
+
+    id: str
+    issuer: str
+    tenant: str | None = None
+    name: str | None = None
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Principal(BaseUser):
+    """A validated caller: ``app`` and ``user`` (either may be absent), scopes and claims."""
+
+    app: AppPrincipal | None
+    user: UserPrincipal | None
+    scopes: frozenset[str] = frozenset()
+    claims: Mapping[str, object] = field(default_factory=dict, repr=False)
+    issuer: str = ""
+    issuer_name: str = ""
+    token_sha256: str = field(default="", repr=False)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy this token satisfies: ``app-only``, ``user+app`` or ``user-only``."""
+        if self.user is None:
+            return "app-only"
+        return "user+app" if self.app is not None else "user-only"
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        if self.user is not None:
+            return self.user.name or self.user.id
+        return self.app.client_id if self.app is not None else ""
+
+    @property
+    def identity(self) -> str:
+        """A stable id: ``user-id`` for user tokens, ``client_id`` for app-only tokens."""
+        if self.user is not None:
+            return self.user.id
+        return self.app.client_id if self.app is not None else ""
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view (for the CLI and logs); never includes the token."""
+        app = self.app
+        user = self.user
+        return {
+            "policy": self.policy,
+            "issuer": self.issuer,
+            "app": None if app is None else {
+                "client_id": app.client_id, "tenant": app.tenant,
+                "permissions": sorted(app.permissions)},
+            "user": None if user is None else {
+                "id": user.id, "tenant": user.tenant, "name": user.name, "roles": sorted(user.roles)},
+            "scopes": sorted(self.scopes),
+        }
