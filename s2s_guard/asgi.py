@@ -17,6 +17,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from .errors import AuthError, MissingToken
 from .guard import Guard
@@ -119,8 +120,8 @@ def requires(*, policy: Policy | None = None, scopes: Iterable[str] | str = ()) 
                 error = _check(conn, requirement)
                 if error is None:
                     return await func(*args, **kwargs)
-                if conn.scope["type"] == "websocket":
-                    await conn.send({"type": "websocket.close", "code": 1008, "reason": error.reason})
+                if isinstance(conn, WebSocket):
+                    await conn.close(code=1008, reason=error.reason)  # RFC 6455 §7.4.1
                     return None
                 return error_response(error)
             return async_wrapper  # type: ignore[return-value]

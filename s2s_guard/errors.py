@@ -154,66 +154,92 @@ class InvalidToken(AuthError):
 
 
 class MalformedToken(InvalidToken):
+    """Not a well-formed compact JWS (RFC 7515 §7.1): parts, base64url, JSON."""
+
     description = "The access token is malformed"
     reason = "malformed"
 
 
 class TokenTooLarge(InvalidToken):
+    """Longer than ``max_token_bytes``: refused before any decoding."""
+
     description = "The access token is too large"
     reason = "too_large"
 
 
 class TokenExpired(InvalidToken):
+    """``exp`` has passed, beyond the leeway (RFC 7519 §4.1.4)."""
+
     description = "The access token expired"
     reason = "expired"
 
 
 class TokenNotYetValid(InvalidToken):
+    """``nbf`` is in the future, beyond the leeway (RFC 7519 §4.1.5)."""
+
     description = "The access token is not yet valid"
     reason = "not_yet_valid"
 
 
 class TokenIssuedInFuture(InvalidToken):
+    """``iat`` is in the future, beyond the leeway (RFC 7519 §4.1.6)."""
+
     description = "The access token was issued in the future"
     reason = "issued_in_future"
 
 
 class InvalidAudience(InvalidToken):
+    """No ``aud`` value is one this API accepts (RFC 7519 §4.1.3)."""
+
     description = "The access token has the wrong audience"
     reason = "bad_audience"
 
 
 class UnknownIssuer(InvalidToken):
+    """``iss`` is not a configured issuer, compared exactly (RFC 8725 §3.8)."""
+
     description = "The access token comes from an unknown issuer"
     reason = "unknown_issuer"
 
 
 class UnknownKey(InvalidToken):
+    """No trusted key matches the header's ``kid``/``x5t`` and algorithm."""
+
     description = "The access token is signed with an unknown key"
     reason = "unknown_kid"
 
 
 class BadSignature(InvalidToken):
+    """The signature does not verify with the selected trusted key."""
+
     description = "The access token has a bad signature"
     reason = "bad_signature"
 
 
 class DisallowedAlgorithm(InvalidToken):
+    """``alg`` is not in the issuer's configured allow-list (RFC 8725 §3.1)."""
+
     description = "The access token uses a disallowed algorithm"
     reason = "disallowed_algorithm"
 
 
 class UnsupportedCritical(InvalidToken):
+    """A ``crit`` extension (or ``b64``) we do not implement (RFC 7515 §4.1.11)."""
+
     description = "The access token has an unsupported critical header"
     reason = "unsupported_crit"
 
 
 class InvalidTokenType(InvalidToken):
+    """The ``typ`` header is not the configured one (RFC 8725 §3.11)."""
+
     description = "The access token has the wrong type"
     reason = "bad_type"
 
 
 class InvalidClaim(InvalidToken):
+    """A claim is missing, of the wrong JSON type or out of range."""
+
     description = "The access token has an invalid claim"
     reason = "invalid_claim"
 
