@@ -11,6 +11,8 @@ __all__ = ["parse_authorization", "extract_bearer"]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# Registered auth-scheme names (Basic, Negotiate, SCRAM-SHA-256, DPoP...): letters, digits, '-'.
+_SCHEME_NAME = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 
 
 def parse_authorization(header: str | None) -> str:
@@ -24,7 +26,8 @@ def parse_authorization(header: str | None) -> str:
     scheme, sep, credentials = header.strip().partition(" ")
     # RFC 9110 §11.1: the auth-scheme is case-insensitive.
     if scheme.lower() != "bearer":
-        if not scheme or sep == "" and _TOKEN68.fullmatch(scheme):
+        # A lone token68 that cannot be a scheme name (a JWT has dots) is a token without "Bearer".
+        if sep == "" and _TOKEN68.fullmatch(scheme) and not _SCHEME_NAME.fullmatch(scheme):
             raise InvalidRequest("Authorization value without a scheme")
         raise MissingToken(f"scheme {scheme[:20]!r} is not Bearer")
     token = credentials.strip(" ")

@@ -7,7 +7,6 @@ list of strings.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -26,8 +25,9 @@ def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     if name not in claims:
         return None
     value = claims[name]
-    # bool is an int subclass in Python; JSON true is not a number.
-    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= MAX_NUMERIC_DATE:
+    # bool is an int subclass in Python; JSON true is not a number. The range check comes
+    # first: it refuses NaN and inf, and a huge JSON int would overflow math.isfinite.
+    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:
         raise InvalidClaim(f"{name} is not a NumericDate")
     return float(value)
 

@@ -59,14 +59,23 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _depth_ok(text: str) -> bool:
-    depth = deepest = 0
+    """Whether arrays/objects nest at most ``_MAX_DEPTH`` deep; brackets in strings do not count."""
+    depth = 0
+    in_string = escaped = False
     for ch in text:
-        if ch in "[{":
+        if escaped:
+            escaped = False
+        elif in_string:
+            escaped, in_string = ch == "\\", ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > _MAX_DEPTH:
+                return False
         elif ch in "]}":
             depth -= 1
-    return deepest <= _MAX_DEPTH
+    return True
 
 
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:

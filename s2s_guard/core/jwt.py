@@ -43,7 +43,8 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str], typ: st
         raise UnsupportedCritical("crit header present")
     if header.get("b64", True) is not True:
         raise UnsupportedCritical("b64 other than true (RFC 7797) is not supported")
-    if isinstance(header.get("cty"), str) and header["cty"].upper() == "JWT":
+    cty = header.get("cty")
+    if isinstance(cty, str) and _normal_typ(cty) == "jwt":  # "JWT" or "application/jwt"
         raise MalformedToken("nested JWTs are not accepted")  # RFC 8725 §2.8
     for name in _IDENTIFIERS:
         if name in header and not isinstance(header[name], str):
