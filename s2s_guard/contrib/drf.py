@@ -1,0 +1,148 @@
+"""RFC 6750 for Django REST framework: an authentication class and one permission class per rule.
+
+:class:`BearerAuthentication` authenticates ``Authorization: Bearer`` requests (other schemes
+return ``None`` so other authenticators can try) and sets ``request.user`` and
+``request.auth`` to the :class:`~s2s_guard.Principal`. The permission classes (:class:`AppOnly`,
+:class:`UserAndApp`, :class:`UserOnly`, :class:`HasScopes`, :class:`HasRight`) raise the
+RFC 6750 error themselves rather than return ``False``, so the response carries the
+challenge and the JSON body; list several to require all of them. The three policy classes
+also enforce the view's ``required_scopes`` when it sets them, so a refusal names the scopes.
+The guard is the one ``settings.S2S_GUARD`` configures (see :mod:`s2s_guard.contrib.django`).
+"""
+# mypy: disable-error-code="import-untyped"
+# mypy: allow-subclassing-any
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from ..errors import AuthError, MissingToken
+from ..guard import Guard
+from ..policy import Requirement
+from ..principal import Policy, Principal
+from . import bind_requirement
+from .django import _credentials, get_guard, get_principal
+
+__all__ = ["AppOnly", "BearerAuthentication", "BearerError", "HasRight", "HasScopes",
+           "UserAndApp", "UserOnly"]
+
+
+class BearerError(APIException):
+    """An :class:`~s2s_guard.AuthError` as DRF renders it: same status, challenge and JSON body."""
+
+    def __init__(self, error: AuthError) -> None:
+        super().__init__()
+        self.error = error
+        self.status_code = error.status_code
+        self.detail = json.loads(error.body())  # a dict: DRF renders it as the body itself
+        # DRF's exception_handler sends these two as WWW-Authenticate and Retry-After.
+        self.auth_header = error.www_authenticate
+        self.wait = error.retry_after
+
+
+def _is_bearer(header: str) -> bool:
+    return header.strip().partition(" ")[0].lower() == "bearer"
+
+
+class BearerAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer`` requests; ``None`` for other schemes."""
+
+    def authenticate(self, request: Request) -> tuple[Principal, Principal] | None:
+        django_request = request._request
+        principal = get_principal(django_request)  # the middleware may have done it already
+        if principal is not None:
+            return principal, principal
+        headers, tokens = _credentials(django_request)
+        if not tokens and not (headers and _is_bearer(headers[0])):
+            return None  # another scheme, or none: let other authenticators try
+        try:
+            principal = get_guard().authenticate_sync(headers, query_tokens=tokens)
+        except AuthError as exc:
+            raise BearerError(exc) from None
+        django_request.principal = principal
+        return principal, principal
+
+    def authenticate_header(self, request: Request) -> str:
+        """The challenge DRF sends with its own 401s (RFC 6750 §3)."""
+        return f'Bearer realm="{get_guard().realm}"'
+
+
+def _refuse(guard: Guard, error: AuthError) -> BearerError:
+    error.realm = guard.realm
+    return BearerError(error)
+
+
+class _RequirementPermission(BasePermission):
+    """Check the view's :class:`Requirement` against ``request.auth``; raise the RFC 6750 error."""
+
+    policy: Policy | None = None
+
+    def requirement(self, request: Request, view: Any) -> Requirement:
+        # The view's required_scopes count here too, so a policy refusal names them (RFC 6750 §3).
+        return Requirement(policy=self.policy, scopes=getattr(view, "required_scopes", ()))
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        guard = get_guard()
+        principal = request.auth
+        if not isinstance(principal, Principal):
+            raise _refuse(guard, MissingToken("no Bearer principal on this request"))
+        requirement = bind_requirement(self.requirement(request, view), request)
+        try:
+            guard.authorize(principal, requirement)
+        except AuthError as exc:
+            raise BearerError(exc) from None
+        return True
+
+
+class AppOnly(_RequirementPermission):
+    """The token names an app and no user (client credentials); plus the view's ``required_scopes``."""
+
+    policy = "app-only"
+
+
+class UserAndApp(_RequirementPermission):
+    """The token names both a user and the app acting for them (delegated)."""
+
+    policy = "user+app"
+
+
+class UserOnly(_RequirementPermission):
+    """The token names a user; the app, if any, is ignored."""
+
+    policy = "user-only"
+
+
+class HasScopes(_RequirementPermission):
+    """Every scope in the view's ``required_scopes`` is granted, under any policy."""
+
+    def requirement(self, request: Request, view: Any) -> Requirement:
+        scopes = getattr(view, "required_scopes", None)
+        if scopes is None:
+            raise ImproperlyConfigured(f"{type(view).__name__} uses HasScopes but sets no required_scopes")
+        return Requirement(scopes=scopes)
+
+
+class HasRight(_RequirementPermission):
+    """The app (and user) hold ``required_right`` on ``required_resource`` (a path or ``f(request)``).
+
+    Rights come from the guard's app grants (``[[grants]]``) and its ``user_permissions`` hook,
+    following the token's policy; a resource no grant covers is refused with 403.
+    """
+
+    def requirement(self, request: Request, view: Any) -> Requirement:
+        right = getattr(view, "required_right", None)
+        if right is None:
+            raise ImproperlyConfigured(f"{type(view).__name__} uses HasRight but sets no required_right")
+        # Read it unbound: a lambda in the class body must get the request, not the view.
+        resource = inspect.getattr_static(view, "required_resource", None)
+        if isinstance(resource, staticmethod):
+            resource = resource.__func__
+        return Requirement(right=right, resource=resource)
