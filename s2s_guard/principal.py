@@ -37,6 +37,8 @@ class UserPrincipal:
     tenant: str | None = None
     name: str | None = None
     roles: frozenset[str] = frozenset()
+    #: Who authenticated the user, when the token says (SharePoint ``nii`` / ``identityprovider``).
+    identity_provider: str | None = None
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -50,6 +52,8 @@ class Principal(BaseUser):
     issuer: str = ""
     issuer_name: str = ""
     token_sha256: str = field(default="", repr=False)
+    #: The delegation chain, current actor first: RFC 8693 ``act`` objects, or SharePoint's actor token claims.
+    actors: tuple[Mapping[str, object], ...] = ()
 
     @property
     def policy(self) -> Policy:
@@ -79,7 +83,7 @@ class Principal(BaseUser):
         """A JSON-ready view (for the CLI and logs); never includes the token."""
         app = self.app
         user = self.user
-        return {
+        view: dict[str, object] = {
             "policy": self.policy,
             "issuer": self.issuer,
             "app": None if app is None else {
@@ -89,3 +93,6 @@ class Principal(BaseUser):
                 "id": user.id, "tenant": user.tenant, "name": user.name, "roles": sorted(user.roles)},
             "scopes": sorted(self.scopes),
         }
+        if self.actors:  # only delegated tokens carry a chain; other views stay unchanged
+            view["actors"] = [dict(actor) for actor in self.actors]
+        return view

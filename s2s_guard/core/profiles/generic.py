@@ -1,24 +1,38 @@
-"""The generic ``jwt`` profile (RFC 9068 §2.2, RFC 6749 §3.3): client_id/azp/appid, sub, scope/scp."""
+"""The generic ``jwt`` profile: RFC 9068 access tokens, RFC 8693 delegation, RFC 7662 responses.
+
+App = ``client_id`` (or ``azp``/``appid``); ``sub == client_id`` means app-only; otherwise
+``sub`` is the user. With an RFC 8693 ``act`` claim the acting party is the app, ``sub`` the
+user, and the whole chain is kept (:attr:`Principal.actors`). Claim names for the app, the
+user and the scopes can be set per issuer (``claims = {app = ..., user = ..., scopes = ...}``).
+The same mapping serves RFC 7662 introspection responses (``client_id``, ``sub``, ``scope``,
+``username``, ``act``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from ...config import IssuerConfig
 from ...errors import InvalidClaim
 from ...principal import AppPrincipal, Principal, UserPrincipal
+from .base import BaseProfile, actor_client_id, actors_of
 
 __all__ = ["GenericJWTProfile", "scopes_of", "string_list"]
 
+_CLIENT_CLAIMS = ("client_id", "azp", "appid")
 
-def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
-    """RFC 8693 §4.2 ``scope`` (space-separated) or ``scp`` (string or list)."""
-    value = claims.get("scope", claims.get("scp"))
+
+def scopes_of(claims: Mapping[str, Any], name: str | None = None) -> frozenset[str]:
+    """RFC 8693 §4.2 ``scope`` (space-separated) or ``scp`` (string or list); or the named claim."""
+    value = claims.get(name) if name is not None else claims.get("scope", claims.get("scp"))
     if value is None:
         return frozenset()
     if isinstance(value, str):
         return frozenset(value.split())
-    return frozenset(value)  # list of str, guaranteed by claims.check_types
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    raise InvalidClaim(f"{name or 'scope'} is not a string or a list of strings")
 
 
 def string_list(claims: Mapping[str, Any], name: str) -> frozenset[str]:
@@ -31,33 +45,46 @@ def string_list(claims: Mapping[str, Any], name: str) -> frozenset[str]:
     return frozenset(value)
 
 
-def _client_id(claims: Mapping[str, Any]) -> str | None:
-    for name in ("client_id", "azp", "appid"):
-        if isinstance(claims.get(name), str):
-            return str(claims[name])
+def _string(claims: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = claims.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidClaim(f"{name} is not a string")
+            return value or None
     return None
 
 
-class GenericJWTProfile:
+class GenericJWTProfile(BaseProfile):
     """App = ``client_id``/``azp``/``appid``; user = ``sub`` unless it is the client itself."""
 
     name = "jwt"
 
+    def __init__(self, issuer: IssuerConfig | None = None) -> None:
+        super().__init__(issuer)
+        names = issuer.claims if issuer is not None and issuer.claims else {}
+        self.app_claims: tuple[str, ...] = (names["app"],) if "app" in names else _CLIENT_CLAIMS
+        self.user_claims: tuple[str, ...] = (names.get("user", "sub"),)
+        self.scopes_claim: str | None = names.get("scopes")
+
     def principal(self, claims: Mapping[str, Any], *, issuer: str, issuer_name: str,
                   token_sha256: str) -> Principal:
-        client_id = _client_id(claims)
-        sub = claims.get("sub")
+        actors = actors_of(claims)
+        # RFC 8693 §4.1: with act, the current actor is the app and the subject is the user.
+        client_id = actor_client_id(actors[0]) if actors else _string(claims, self.app_claims)
+        subject = _string(claims, self.user_claims)
+        if actors and subject is None:
+            raise InvalidClaim("a delegated (act) token needs a subject")
         tenant = claims.get("tid") if isinstance(claims.get("tid"), str) else None
-        scopes = scopes_of(claims)
+        scopes = scopes_of(claims, self.scopes_claim)
         app = None if client_id is None else AppPrincipal(
             client_id=client_id, issuer=issuer, tenant=tenant, permissions=scopes)
         user = None
-        if isinstance(sub, str) and sub and sub != client_id:
-            name = claims.get("preferred_username", claims.get("name"))
-            user = UserPrincipal(id=sub, issuer=issuer, tenant=tenant,
-                                 name=name if isinstance(name, str) else None,
+        if subject is not None and (actors or subject != client_id):  # RFC 9068 §2.2: sub == client_id is app-only
+            name = _string(claims, ("preferred_username", "username", "name"))
+            user = UserPrincipal(id=subject, issuer=issuer, tenant=tenant, name=name,
                                  roles=string_list(claims, "roles"))
         if app is None and user is None:
             raise InvalidClaim("token names neither a client nor a subject")
         return Principal(app=app, user=user, scopes=scopes, claims=claims, issuer=issuer,
-                         issuer_name=issuer_name, token_sha256=token_sha256)
+                         issuer_name=issuer_name, token_sha256=token_sha256, actors=actors)

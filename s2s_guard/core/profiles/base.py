@@ -1,0 +1,103 @@
+"""The profile protocol: how one issuer's tokens are routed, checked and mapped to a principal.
+
+The guard runs, for every token: ``check_header`` (after the generic header rules), signature
+verification, ``validate`` (claim checks; returns the claims to map) and ``principal``.
+``principal`` works on any claims mapping, so RFC 7662 introspection results reuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
+
+from ...config import IssuerConfig
+from ..claims import check_claims
+from ...errors import DisallowedAlgorithm, InvalidClaim
+from ...principal import Principal
+
+__all__ = ["BaseProfile", "Profile", "actors_of"]
+
+
+class Profile(Protocol):
+    """Maps verified claims to a :class:`Principal`; raises ``InvalidToken`` leaves if it cannot."""
+
+    name: str
+    #: Whether an unsecured outer token may wrap a signed actor token (SharePoint high-trust only).
+    unsigned_outer: bool
+
+    def configure(self, issuer: IssuerConfig) -> Profile:
+        """This profile set up for one ``[[issuers]]`` entry."""
+        ...
+
+    def issuer_matches(self, iss: str, claims: Mapping[str, Any]) -> bool:
+        """Whether ``iss`` fills this issuer's template (e.g. Entra ``{tenantid}``); False if none."""
+        ...
+
+    def check_header(self, header: Mapping[str, Any]) -> None:
+        """Profile header rules, after the generic ones (e.g. SharePoint's mandatory ``x5t``)."""
+        ...
+
+    def validate(self, claims: Mapping[str, Any], *, outer: Mapping[str, Any] | None, issuer: str,
+                 audiences: Collection[str], leeway: float, now: float) -> Mapping[str, Any]:
+        """Check a verified token's claims at ``now``; return the claims :meth:`principal` maps."""
+        ...
+
+    def principal(self, claims: Mapping[str, Any], *, issuer: str, issuer_name: str,
+                  token_sha256: str) -> Principal:
+        """The app and user a token (or an introspection response) names."""
+        ...
+
+
+class BaseProfile:
+    """Defaults: exact issuer, generic header and RFC 7519 claim checks, no unsecured tokens."""
+
+    name = ""
+    unsigned_outer = False
+
+    def __init__(self, issuer: IssuerConfig | None = None) -> None:
+        self.issuer = issuer
+
+    def configure(self, issuer: IssuerConfig) -> Profile:
+        return type(self)(issuer)
+
+    def issuer_matches(self, iss: str, claims: Mapping[str, Any]) -> bool:
+        return False
+
+    def check_header(self, header: Mapping[str, Any]) -> None:
+        return None
+
+    def validate(self, claims: Mapping[str, Any], *, outer: Mapping[str, Any] | None, issuer: str,
+                 audiences: Collection[str], leeway: float, now: float) -> Mapping[str, Any]:
+        if outer is not None:
+            raise DisallowedAlgorithm("unsecured outer tokens are not accepted for this issuer")
+        check_claims(claims, issuer=issuer, audiences=audiences, leeway=leeway, now=now)
+        return claims
+
+    def principal(self, claims: Mapping[str, Any], *, issuer: str, issuer_name: str,
+                  token_sha256: str) -> Principal:
+        raise NotImplementedError  # each profile maps claims its own way
+
+
+def _actor_id(actor: Mapping[str, Any]) -> str:
+    for name in ("client_id", "sub"):
+        if isinstance(actor.get(name), str) and actor[name]:
+            return str(actor[name])
+    raise InvalidClaim("act names neither a client_id nor a sub")
+
+
+def actors_of(claims: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """RFC 8693 §4.1 ``act`` chain, current actor first; each actor without its nested ``act``."""
+    chain: list[dict[str, Any]] = []
+    act = claims.get("act")
+    while act is not None:
+        if not isinstance(act, Mapping):
+            raise InvalidClaim("act is not a JSON object")
+        _actor_id(act)
+        chain.append({k: v for k, v in act.items() if k != "act"})
+        act = act.get("act")
+    return tuple(chain)
+
+
+def actor_client_id(actor: Mapping[str, Any]) -> str:
+    """The acting party's identifier: its ``client_id`` or else its ``sub``."""
+    return _actor_id(actor)
