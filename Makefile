@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test typecheck bench clean
+.PHONY: demo test fuzz typecheck bench clean redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,26 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/s2s-guard demo
 
-test: $(STAMP)
+test: $(STAMP) redis-server
 	$(BIN)/python -m pytest
+
+# The Redis tests start their own redis-server on a loopback port; install it when missing
+# (apt-get, sudo only when not root). Without apt the Redis tests are skipped, not failed.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      --no-install-recommends redis-server >/dev/null; } \
+	  || echo "redis-server could not be installed: the Redis tests will be skipped"; }
+
+# In-process ASGI benchmark against the baselines (Authlib is installed here only).
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q authlib
+	$(BIN)/python benchmarks/bench.py
+
+# Property tests with the long hypothesis profile (thousands of examples each, a few minutes).
+fuzz: $(STAMP)
+	S2S_FUZZ=1 $(BIN)/python -m pytest tests/fuzz -q
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

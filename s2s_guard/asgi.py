@@ -20,8 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from .errors import AuthError, MissingToken
+from .grants import Right
 from .guard import Guard
-from .policy import Requirement
+from .policy import Requirement, Resource
 from .principal import Policy, Principal
 
 __all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "error_response", "requires"]
@@ -35,6 +36,12 @@ def error_response(exc: AuthError) -> Response:
     """The RFC 6750 response for ``exc``: status, challenge header and JSON body."""
     return Response(exc.body(), status_code=exc.status_code, headers=exc.headers,
                     media_type="application/json")
+
+
+@functools.lru_cache(maxsize=1024)
+def _credentials(principal: Principal) -> AuthCredentials:
+    """Starlette's ``request.auth`` for a warm-path (cached) principal, built once per principal."""
+    return AuthCredentials(sorted(principal.scopes))
 
 
 def _authorization_values(scope: Scope) -> list[str]:
@@ -68,14 +75,24 @@ class GuardMiddleware:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self.app(scope, receive, send)
             return
+        requirement = self.requirement
+        if requirement is not None and callable(requirement.resource):
+            requirement = requirement.resolve(HTTPConnection(scope))  # resource from the request
+        values = [v for k, v in scope["headers"] if k == b"authorization"]
         try:
-            principal = await self.guard.authenticate(
-                _authorization_values(scope), self.requirement, query_tokens=_query_tokens(scope))
+            principal = self.guard.lookup(values[0], requirement) if len(values) == 1 \
+                and b"access_token" not in scope.get("query_string", b"") else None  # warm path
+            if principal is not None:
+                credentials = _credentials(principal)
+            else:
+                principal = await self.guard.authenticate(
+                    [v.decode("latin-1") for v in values], requirement, query_tokens=_query_tokens(scope))
+                credentials = AuthCredentials(sorted(principal.scopes))
         except AuthError as exc:
             await _refuse(exc, scope, receive, send)
             return
         scope["user"] = principal
-        scope["auth"] = AuthCredentials(sorted(principal.scopes))
+        scope["auth"] = credentials
         scope[PRINCIPAL_KEY] = principal
         scope[GUARD_KEY] = self.guard
         await self.app(scope, receive, send)
@@ -102,15 +119,20 @@ def _check(conn: HTTPConnection, requirement: Requirement) -> AuthError | None:
     if not isinstance(principal, Principal) or not isinstance(guard, Guard):
         return MissingToken("route requires a principal but none was authenticated")
     try:
-        guard.authorize(principal, requirement)
+        guard.authorize(principal, requirement.resolve(conn))  # a callable resource sees the Request
     except AuthError as exc:
         return exc
     return None
 
 
-def requires(*, policy: Policy | None = None, scopes: Iterable[str] | str = ()) -> Callable[[_F], _F]:
-    """Decorate a Starlette endpoint (function or ``HTTPEndpoint`` method) with a requirement."""
-    requirement = Requirement(policy=policy, scopes=scopes)
+def requires(*, policy: Policy | None = None, scopes: Iterable[str] | str = (),
+             right: Right | str | None = None, resource: Resource | None = None) -> Callable[[_F], _F]:
+    """Decorate a Starlette endpoint (function or ``HTTPEndpoint`` method) with a requirement.
+
+    ``right="Write", resource="/sites/hr"`` (or a callable taking the ``Request``) checks app
+    grants and the user's permission on that resource, per the policy.
+    """
+    requirement = Requirement(policy=policy, scopes=scopes, right=right, resource=resource)
 
     def decorator(func: _F) -> _F:
         if inspect.iscoroutinefunction(func):

@@ -7,16 +7,20 @@ Every entry point (Python dict, TOML or JSON file, Flask or Django settings) goe
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigurationError
+from .grants import Grant, parse_right
 
-__all__ = ["GuardConfig", "IssuerConfig", "load_config", "SUPPORTED_ALGORITHMS"]
+__all__ = ["CacheConfig", "GuardConfig", "IntrospectionConfig", "IssuerConfig", "load_config",
+           "SUPPORTED_ALGORITHMS"]
 
 #: Asymmetric algorithms verified with public keys (RFC 7518 §3, RFC 8037).
 ASYMMETRIC_ALGORITHMS = frozenset({
@@ -46,6 +50,61 @@ class IssuerConfig:
     jwks_max_age: float = 600.0
     jwks_cooldown: float = 30.0
     timeout: float = 5.0
+    #: "jwt" validates locally; "introspect" sends this issuer's tokens to [introspection].
+    validation: str = "jwt"
+    #: OpenID / RFC 8414 metadata URL; yields jwks_uri (and introspection_endpoint).
+    discovery: str | None = None
+    #: Bounds on a JWKS response's Cache-Control max-age, and how long keys outlive failed refreshes.
+    jwks_min_age: float = 60.0
+    jwks_stale_if_error: float = 86400.0
+    #: Entra: tenant ids allowed when ``issuer`` holds ``{tenantid}``, or ``"any"`` (explicit opt-in).
+    tenants: tuple[str, ...] | Literal["any"] | None = None
+    #: ``jwt`` profile: the claim names of the app, the user and the scopes.
+    claims: Mapping[str, str] | None = None
+    #: RFC 9068 §2.1: refuse tokens whose ``typ`` is not ``at+jwt`` (sets ``typ``).
+    require_typ: bool = False
+    #: SharePoint trust registry: ``issuer = issuer_id@realm``; keys from ``metadata_url`` or certificates.
+    issuer_id: str | None = None
+    realm: str | None = None
+    metadata_url: str | None = None
+    #: A trust broker may sign for any client; otherwise only for ``client_ids``.
+    trust_broker: bool = False
+    client_ids: tuple[str, ...] = ()
+    #: SharePoint: the hosts accepted in ``aud = principal_id/host@realm``.
+    hosts: tuple[str, ...] = ()
+    principal_id: str = "00000003-0000-0ff1-ce00-000000000000"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntrospectionConfig:
+    """RFC 7662 token introspection: the endpoint, how this API authenticates to it, caching."""
+
+    client_id: str
+    endpoint: str | None = None
+    issuer: str | None = None
+    auth_method: str = "client_secret_basic"
+    client_secret: str | None = field(default=None, repr=False)
+    private_key: bytes | None = field(default=None, repr=False)
+    private_key_alg: str = "RS256"
+    private_key_kid: str | None = None
+    timeout: float = 5.0
+    cache_ttl: float = 300.0
+    negative_ttl: float = 10.0
+    jwt_response: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheConfig:
+    """Where validation results are cached: process memory, or Redis shared by all workers."""
+
+    backend: str = "memory"
+    url: str | None = None
+    maxsize: int = 10_000
+    verified: bool = True
+    prefix: str = "s2s_guard:"
+    timeout: float = 0.5
+    revoked: tuple[str, ...] = ()
+    revoked_refresh: float = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +118,10 @@ class GuardConfig:
     realm: str | None = None
     max_token_bytes: int = 16 * 1024
     allow_query_token: bool = False
+    introspection: IntrospectionConfig | None = None
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    #: App rights on resource path prefixes, for tokens that carry no permissions (``[[grants]]``).
+    grants: tuple[Grant, ...] = ()
 
     def issuer_by_iss(self) -> dict[str, IssuerConfig]:
         """Map exact ``iss`` strings to their issuer configuration."""
@@ -66,10 +129,11 @@ class GuardConfig:
 
 
 _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_token_bytes",
-             "allow_query_token"}
+             "allow_query_token", "introspection", "cache", "grants"}
 _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "jwks_file",
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
-                "jwks_cooldown", "timeout"}
+                "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
+                "jwks_stale_if_error"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -85,10 +149,11 @@ def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig
 
 def _read_file(path: Path) -> Mapping[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError(str(path), f"cannot read configuration file ({exc.strerror})") from exc
     try:
+        text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
         data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(str(path), f"not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from exc
@@ -115,8 +180,9 @@ def _strings(value: Any, key: str, *, allow_empty: bool = False) -> tuple[str, .
 
 
 def _number(value: Any, key: str, *, minimum: float = 0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        raise ConfigurationError(key, f"expected a number >= {minimum}")
+    # TOML inf/nan and JSON Infinity/NaN parse as floats: an infinite leeway would disable expiry.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not minimum <= value < math.inf:
+        raise ConfigurationError(key, f"expected a finite number >= {minimum}")
     return float(value)
 
 
@@ -146,6 +212,9 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         realm=realm,
         max_token_bytes=max_bytes,
         allow_query_token=raw.get("allow_query_token", False),
+        introspection=_introspection_from(raw, issuers),
+        cache=_cache_from(raw.get("cache", {})),
+        grants=_grants_from(raw.get("grants", [])),
     )
 
 
@@ -161,18 +230,21 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
     if not isinstance(raw, Mapping):
         raise ConfigurationError(where.rstrip("."), "expected a table")
     _unknown(raw, _ISSUER_KEYS, where)
-    for key in ("issuer", "algorithms"):
+    raw = _derive_issuer(raw, where)
+    validation = _validation(raw, where)
+    for key in ("issuer", "algorithms") if validation == "jwt" else ("issuer",):
         if key not in raw:
             raise ConfigurationError(where + key, "required")
     issuer = raw["issuer"]
     if not isinstance(issuer, str) or not issuer:
         raise ConfigurationError(where + "issuer", "expected the exact iss string")
-    algorithms = _algorithms(raw["algorithms"], where + "algorithms")
+    algorithms = _algorithms(raw["algorithms"], where + "algorithms") if "algorithms" in raw else ()
     secret = _secret(raw, where)
     if any(a in HMAC_ALGORITHMS for a in algorithms) and secret is None:
         # RFC 8725 §3.2: HMAC only with a secret configured for this issuer (no key confusion).
         raise ConfigurationError(where + "algorithms", "HS* algorithms need 'secret' or 'secret_env'")
-    _check_key_source(raw, where, algorithms)
+    if validation == "jwt":
+        _check_key_source(raw, where, algorithms)
     profile = raw.get("profile", "jwt")
     _check_profile(profile, where + "profile")
     return IssuerConfig(
@@ -186,10 +258,15 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
         certificates=_strings(raw.get("certificates", []), where + "certificates", allow_empty=True),
         secret=secret,
         audience=_strings(raw["audience"], where + "audience") if "audience" in raw else None,
-        typ=_optional_str(raw, "typ", where),
+        typ=_typ(raw, where),
         jwks_max_age=_number(raw.get("jwks_max_age", 600), where + "jwks_max_age"),
         jwks_cooldown=_number(raw.get("jwks_cooldown", 30), where + "jwks_cooldown"),
         timeout=_number(raw.get("timeout", 5), where + "timeout", minimum=0.001),
+        validation=validation,
+        discovery=_url(raw, "discovery", where),
+        jwks_min_age=_number(raw.get("jwks_min_age", 60), where + "jwks_min_age"),
+        jwks_stale_if_error=_number(raw.get("jwks_stale_if_error", 86400), where + "jwks_stale_if_error"),
+        **_profile_options(raw, where, issuer, profile),
     )
 
 
@@ -219,9 +296,10 @@ def _secret(raw: Mapping[str, Any], where: str) -> bytes | None:
 
 
 def _check_key_source(raw: Mapping[str, Any], where: str, algorithms: tuple[str, ...]) -> None:
-    sources = [k for k in ("jwks_uri", "jwks", "jwks_file", "certificates") if raw.get(k)]
+    sources = [k for k in ("jwks_uri", "jwks", "jwks_file", "certificates", "discovery", "metadata_url") if raw.get(k)]
     if not sources and any(a in ASYMMETRIC_ALGORITHMS for a in algorithms):
-        raise ConfigurationError(where + "jwks_uri", "one of jwks_uri, jwks, jwks_file or certificates is required")
+        raise ConfigurationError(where + "jwks_uri",
+                                 "one of jwks_uri, jwks, jwks_file, certificates or discovery is required")
     uri = raw.get("jwks_uri")
     if uri is not None and (not isinstance(uri, str) or not uri.startswith(("https://", "http://"))):
         raise ConfigurationError(where + "jwks_uri", "expected an http(s) URL")
@@ -246,3 +324,266 @@ def _check_profile(profile: Any, key: str) -> None:
 
     if profile not in PROFILES:
         raise ConfigurationError(key, f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+
+
+def _validation(raw: Mapping[str, Any], where: str) -> str:
+    value = raw.get("validation", "jwt")
+    if value not in ("jwt", "introspect"):
+        raise ConfigurationError(where + "validation", 'expected "jwt" or "introspect"')
+    return str(value)
+
+
+def _url(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = _optional_str(raw, key, where)
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ConfigurationError(where + key, "expected an http(s) URL")
+    return value
+
+
+_INTROSPECTION_KEYS = {"endpoint", "issuer", "client_id", "auth_method", "client_secret",
+                       "client_secret_env", "private_key_file", "private_key_alg",
+                       "private_key_kid", "timeout", "cache_ttl", "negative_ttl", "jwt_response"}
+_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+_CACHE_KEYS = {"backend", "url", "maxsize", "verified", "prefix", "timeout", "revoked",
+               "revoked_refresh"}
+
+
+def _introspection_from(raw: Mapping[str, Any], issuers: tuple[IssuerConfig, ...]) -> IntrospectionConfig | None:
+    block = raw.get("introspection")
+    if block is None:
+        for i, issuer in enumerate(issuers):
+            if issuer.validation == "introspect":
+                raise ConfigurationError(f"issuers[{i}].validation", '"introspect" needs an [introspection] table')
+        return None
+    where = "introspection."
+    if not isinstance(block, Mapping):
+        raise ConfigurationError("introspection", "expected a table")
+    _unknown(block, _INTROSPECTION_KEYS, where)
+    client_id = _optional_str(block, "client_id", where)
+    if client_id is None:
+        raise ConfigurationError(where + "client_id", "required: this API's client id at the authorization server")
+    issuer = _introspection_issuer(block, issuers)
+    endpoint = _url(block, "endpoint", where)
+    if endpoint is None and issuer.discovery is None:
+        raise ConfigurationError(where + "endpoint", "required unless the introspection issuer has 'discovery'")
+    method = block.get("auth_method", "client_secret_basic")
+    if method not in _AUTH_METHODS:
+        raise ConfigurationError(where + "auth_method", f"expected one of {list(_AUTH_METHODS)}")
+    if not isinstance(block.get("jwt_response", False), bool):
+        raise ConfigurationError(where + "jwt_response", "expected true or false")
+    return IntrospectionConfig(
+        client_id=client_id, endpoint=endpoint, issuer=issuer.issuer, auth_method=method,
+        client_secret=_client_secret(block, method) if method != "private_key_jwt" else None,
+        private_key=_private_key(block) if method == "private_key_jwt" else None,
+        private_key_alg=_private_key_alg(block), private_key_kid=_optional_str(block, "private_key_kid", where),
+        timeout=_number(block.get("timeout", 5), where + "timeout", minimum=0.001),
+        cache_ttl=_number(block.get("cache_ttl", 300), where + "cache_ttl"),
+        negative_ttl=_number(block.get("negative_ttl", 10), where + "negative_ttl"),
+        jwt_response=block.get("jwt_response", False))
+
+
+def _introspection_issuer(block: Mapping[str, Any], issuers: tuple[IssuerConfig, ...]) -> IssuerConfig:
+    """The issuer whose tokens the endpoint introspects: named, the only "introspect" one, or the only one."""
+    wanted = block.get("issuer")
+    if wanted is not None:
+        for issuer in issuers:
+            if wanted in (issuer.issuer, issuer.name):
+                return issuer
+        raise ConfigurationError("introspection.issuer", "expected the issuer or name of an [[issuers]] entry")
+    candidates = [i for i in issuers if i.validation == "introspect"] or list(issuers)
+    if len(candidates) != 1:
+        raise ConfigurationError("introspection.issuer", "required when several issuers could own the endpoint")
+    return candidates[0]
+
+
+def _client_secret(block: Mapping[str, Any], method: str) -> str:
+    where = "introspection."
+    if "client_secret_env" in block:
+        name = block["client_secret_env"]
+        value = os.environ.get(name) if isinstance(name, str) else None
+        if not value:
+            raise ConfigurationError(where + "client_secret_env", f"environment variable {name!r} is not set")
+        return value
+    secret = _optional_str(block, "client_secret", where)
+    if secret is None:
+        raise ConfigurationError(where + "client_secret_env", f"{method} needs client_secret_env (or client_secret)")
+    return secret
+
+
+def _private_key(block: Mapping[str, Any]) -> bytes:
+    path = _optional_str(block, "private_key_file", "introspection.")
+    if path is None:
+        raise ConfigurationError("introspection.private_key_file", "private_key_jwt needs a PEM private key file")
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError("introspection.private_key_file", f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _private_key_alg(block: Mapping[str, Any]) -> str:
+    alg = block.get("private_key_alg", "RS256")
+    if alg not in ASYMMETRIC_ALGORITHMS:
+        raise ConfigurationError("introspection.private_key_alg", f"expected one of {sorted(ASYMMETRIC_ALGORITHMS)}")
+    return str(alg)
+
+
+def _cache_from(block: Any) -> CacheConfig:
+    where = "cache."
+    if not isinstance(block, Mapping):
+        raise ConfigurationError("cache", "expected a table")
+    _unknown(block, _CACHE_KEYS, where)
+    backend = block.get("backend", "memory")
+    if backend not in ("memory", "redis"):
+        raise ConfigurationError(where + "backend", 'expected "memory" or "redis"')
+    url = _optional_str(block, "url", where)
+    if backend == "redis" and (url is None or not url.startswith(("redis://", "rediss://", "unix://"))):
+        raise ConfigurationError(where + "url", 'backend "redis" needs url = "redis://host:port/db"')
+    maxsize = block.get("maxsize", 10_000)
+    if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+        raise ConfigurationError(where + "maxsize", "expected an integer >= 1")
+    if not isinstance(block.get("verified", True), bool):
+        raise ConfigurationError(where + "verified", "expected true or false")
+    return CacheConfig(
+        backend=backend, url=url, maxsize=maxsize, verified=block.get("verified", True),
+        prefix=_optional_str(block, "prefix", where) or "s2s_guard:",
+        timeout=_number(block.get("timeout", 0.5), where + "timeout", minimum=0.001),
+        revoked=_strings(block.get("revoked", []), where + "revoked", allow_empty=True),
+        revoked_refresh=_number(block.get("revoked_refresh", 1), where + "revoked_refresh"))
+
+
+# -- profile options: Entra tenants, jwt claim names, RFC 9068 typ, the SharePoint trust registry --
+
+_PROFILE_KEYS = {"tenants", "claims", "require_typ", "issuer_id", "realm", "metadata_url",
+                 "trust_broker", "client_ids", "hosts", "principal_id"}
+_SHAREPOINT_KEYS = ("issuer_id", "realm", "metadata_url", "trust_broker", "client_ids", "hosts",
+                    "principal_id")
+_SHAREPOINT_PROFILES = ("sharepoint-high-trust", "sharepoint-acs")
+_ACS_PRINCIPAL = "00000001-0000-0000-c000-000000000000"
+_SHAREPOINT_PRINCIPAL = "00000003-0000-0ff1-ce00-000000000000"
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ISSUER_KEYS |= _PROFILE_KEYS
+
+
+def _guid(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _GUID.fullmatch(value.lower()):
+        raise ConfigurationError(key, "expected a GUID such as 11111111-1111-1111-1111-111111111111")
+    return value.lower()
+
+
+def _bool(raw: Mapping[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigurationError(where + key, "expected true or false")
+    return value
+
+
+def _typ(raw: Mapping[str, Any], where: str) -> str | None:
+    """``typ``, or ``at+jwt`` (RFC 9068 §2.1) when ``require_typ = true``."""
+    typ = _optional_str(raw, "typ", where)
+    return typ or ("at+jwt" if _bool(raw, "require_typ", where) else None)
+
+
+def _derive_issuer(raw: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """SharePoint issuers are ``issuer_id@realm`` (lower-case): derive ``issuer`` from those two."""
+    profile = raw.get("profile")
+    if profile not in _SHAREPOINT_PROFILES or "issuer" in raw:
+        return raw
+    if "realm" not in raw:
+        raise ConfigurationError(where + "realm", "required: the SharePoint realm (a GUID)")
+    ident = raw.get("issuer_id", _ACS_PRINCIPAL if profile == "sharepoint-acs" else None)
+    if ident is None:
+        raise ConfigurationError(where + "issuer_id", "required: the GUID of the trusted token issuer")
+    return {**raw, "issuer": f"{_guid(ident, where + 'issuer_id')}@{_guid(raw['realm'], where + 'realm')}"}
+
+
+def _profile_options(raw: Mapping[str, Any], where: str, issuer: str, profile: str) -> dict[str, Any]:
+    """The profile keys of one issuer; each is refused where its profile does not use it."""
+    for key, owner in (("tenants", "entra"), ("claims", "jwt")):
+        if key in raw and profile != owner:
+            raise ConfigurationError(where + key, f"only for profile {owner!r}")
+    if "{tenantid}" in issuer and profile != "entra":
+        raise ConfigurationError(where + "issuer", "{tenantid} templates are for the entra profile")
+    options: dict[str, Any] = {"tenants": _tenants(raw, where, issuer),
+                               "claims": _claim_names(raw, where),
+                               "require_typ": _bool(raw, "require_typ", where)}
+    if profile in _SHAREPOINT_PROFILES:
+        options.update(_sharepoint_registry(raw, where, issuer, profile))
+        return options
+    for key in _SHAREPOINT_KEYS:
+        if key in raw:
+            raise ConfigurationError(where + key, "only for the sharepoint-high-trust and sharepoint-acs profiles")
+    return options
+
+
+def _tenants(raw: Mapping[str, Any], where: str, issuer: str) -> tuple[str, ...] | str | None:
+    """Entra multi-tenant: an issuer with ``{tenantid}`` needs an allow-list or an explicit ``"any"``."""
+    value = raw.get("tenants")
+    if value is None and "{tenantid}" in issuer:
+        raise ConfigurationError(where + "tenants",
+                                 'an issuer with {tenantid} needs tenants = ["<tenant id>", ...] or tenants = "any"')
+    if value is None or value == "any":
+        return value
+    return tuple(_guid(t, where + "tenants") for t in _strings(value, where + "tenants"))
+
+
+def _claim_names(raw: Mapping[str, Any], where: str) -> Mapping[str, str] | None:
+    value = raw.get("claims")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigurationError(where + "claims", 'expected a table such as {app = "azp", user = "sub", scopes = "scp"}')
+    _unknown(value, {"app", "user", "scopes"}, where + "claims.")
+    for role, name in value.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"{where}claims.{role}", "expected a claim name")
+    return dict(value)
+
+
+def _sharepoint_registry(raw: Mapping[str, Any], where: str, issuer: str, profile: str) -> dict[str, Any]:
+    """A trusted SharePoint issuer as a farm administrator registers it (New-SPTrustedSecurityTokenIssuer)."""
+    if "realm" not in raw:
+        raise ConfigurationError(where + "realm", "required: the SharePoint realm (a GUID)")
+    realm = _guid(raw["realm"], where + "realm")
+    acs = profile == "sharepoint-acs"
+    issuer_id = _guid(raw.get("issuer_id", _ACS_PRINCIPAL if acs else None), where + "issuer_id")
+    if acs and ("issuer_id" in raw and issuer_id != _ACS_PRINCIPAL or "trust_broker" in raw):
+        raise ConfigurationError(where + "issuer_id", f"ACS is always {_ACS_PRINCIPAL} and a broker")
+    if issuer != f"{issuer_id}@{realm}":
+        raise ConfigurationError(where + "issuer", f"expected {issuer_id}@{realm} (issuer_id@realm, lower-case)")
+    broker = _bool(raw, "trust_broker", where)
+    ids = _strings(raw.get("client_ids", []), where + "client_ids", allow_empty=True)
+    client_ids = tuple(_guid(c, where + "client_ids") for c in ids)
+    if not acs and not broker and not client_ids:
+        client_ids = (issuer_id,)  # SharePoint: an issuer that is not a broker signs only for itself
+    hosts = tuple(h.lower() for h in _strings(raw.get("hosts", []), where + "hosts", allow_empty=True))
+    if not hosts and "audience" not in raw:
+        raise ConfigurationError(where + "hosts", 'required: the hosts in aud = principal/host@realm, e.g. ["orders.contoso.com"]')
+    return {"issuer_id": issuer_id, "realm": realm, "metadata_url": _url(raw, "metadata_url", where),
+            "trust_broker": broker, "client_ids": client_ids, "hosts": hosts,
+            "principal_id": _guid(raw.get("principal_id", _SHAREPOINT_PRINCIPAL), where + "principal_id")}
+
+
+# -- [[grants]]: app rights on resource path prefixes -----------------------------------------
+
+_GRANT_KEYS = {"app", "resource", "right", "app_only", "issuer"}
+
+
+def _grants_from(value: Any) -> tuple[Grant, ...]:
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ConfigurationError("grants", "expected a list of [[grants]] tables")
+    return tuple(_grant(item, f"grants[{i}].") for i, item in enumerate(value))
+
+
+def _grant(raw: Any, where: str) -> Grant:
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(where.rstrip("."), "expected a table")
+    _unknown(raw, _GRANT_KEYS, where)
+    for key in ("app", "resource", "right"):
+        if key not in raw:
+            raise ConfigurationError(where + key, "required")
+    resource = _optional_str(raw, "resource", where)
+    if resource is None or not resource.startswith("/"):
+        raise ConfigurationError(where + "resource", 'expected a path prefix such as "/sites/hr/lists/docs"')
+    return Grant(app=str(_optional_str(raw, "app", where)), resource=resource,
+                 right=parse_right(raw["right"], where + "right"),
+                 app_only=_bool(raw, "app_only", where), issuer=_optional_str(raw, "issuer", where))

@@ -16,21 +16,29 @@ from typing import Any
 
 from .config import GuardConfig, IssuerConfig, load_config
 from .core.bearer import extract_bearer
-from .core.claims import check_claims
 from .core.jws import CompactJWS, parse_compact
 from .core.jwt import check_header, issuer_of, verify_jws
 from .core.keys import KeySet
-from .core.profiles import PROFILES
-from .errors import AuthError, UnknownIssuer
+from .core.sharepoint import unwrap_outer
+from .grants import ConfigGrantStore, GrantStore, UserPermissions
+from .core.flow import retry_after
+from .core.introspection import IntrospectionResult
+from .core.profiles import Profile, introspected_principal, profile_for
+from .errors import (AuthError, DisallowedAlgorithm, InvalidToken, ServiceUnavailable, TokenTooLarge, UnknownIssuer)
 from .policy import Requirement
 from .principal import Principal
-from .sources.jwks import KeySource, key_source_for
+from .sources.cache import shared_cache_for
+from .sources.introspection import Introspector
+from .sources.jwks import KeySource, RemoteJWKS, discovery_for, key_source_for
+from .sources.verified import VerifiedTokens
 
 __all__ = ["Guard"]
 
 log = logging.getLogger("s2s_guard")
 
 Authorization = str | Sequence[str] | None
+# RFC 6750 §2.1 b64token characters ("=" padding goes the long way, through extract_bearer).
+_BEARER_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,10 @@ class _Pending:
     issuer: IssuerConfig
     alg: str
     sha256: str
+    #: The token's ``iss`` (an Entra template filled from ``tid``); empty means ``issuer.issuer``.
+    iss: str = ""
+    #: SharePoint high-trust user+app: the unsecured outer token's claims; ``jws`` is its actor token.
+    outer: Mapping[str, Any] | None = None
 
 
 def token_sha256(token: str) -> str:
@@ -51,15 +63,31 @@ def token_sha256(token: str) -> str:
 class Guard:
     """Validates Bearer tokens and checks requirements; build it with :meth:`from_config`."""
 
-    def __init__(self, config: GuardConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: GuardConfig, *, clock: Callable[[], float] = time.time,
+                 user_permissions: UserPermissions | None = None,
+                 grant_store: GrantStore | None = None) -> None:
         self.config = config
         self.clock = clock
+        #: App rights for ``Requirement(right=...)``: ``[[grants]]`` unless the application brings a store.
+        self.grants: GrantStore = grant_store if grant_store is not None else ConfigGrantStore(config.grants)
+        #: ``user_permissions(user, resource) -> right or None``; without it no user holds a right.
+        self.user_permissions = user_permissions
         self.realm = config.realm or config.audience[0]
         self._issuers = config.issuer_by_iss()
         self._audiences = frozenset(config.audience)
         self._sources: dict[str, KeySource] = {
             issuer.issuer: key_source_for(issuer, f"issuers[{i}].")
             for i, issuer in enumerate(config.issuers)}
+        self._shared = shared_cache_for(config.cache)
+        for source in self._sources.values():
+            if isinstance(source, RemoteJWKS):
+                source.shared = self._shared  # workers exchange fetched JWK Sets
+        self._verified = VerifiedTokens(config.cache, self._shared, self._rebuild)
+        #: token hash → (expires_at, principal): the verified cache's read index (empty when off).
+        self._warm = self._verified.memory.entries if config.cache.verified else {}
+        self._introspector = self._make_introspector()
+        self._profile_cache: dict[str, Profile] = {}
+        self._templates = [i for i in config.issuers if "{tenantid}" in i.issuer]  # Entra multi-tenant
 
     @classmethod
     def from_config(cls, source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig,
@@ -74,29 +102,52 @@ class Guard:
         token = extract_bearer(headers, query_tokens, allow_query=self.config.allow_query_token)
         sha = token_sha256(token)
         try:
-            jws = parse_compact(token, self.config.max_token_bytes)
-            issuer = self._issuers.get(issuer_of(jws))
-            if issuer is None:
-                raise UnknownIssuer("iss is not a configured issuer")
-            alg = check_header(jws.header, issuer.algorithms, issuer.typ)
+            return self._route_jws(parse_compact(token, self.config.max_token_bytes), sha)
         except AuthError as exc:
             exc.detail = f"{exc.detail} (token sha256 {sha[:16]})"
             raise
-        return _Pending(jws, issuer, alg, sha)
+
+    def _route_jws(self, jws: CompactJWS, sha: str) -> _Pending:
+        """Find the issuer (exact ``iss``, then templates) and check the header against it."""
+        outer = None
+        if jws.header.get("alg") == "none":
+            # RFC 8725 §3.1: never alone; only as SharePoint's wrapper around a signed actor token.
+            jws, outer = unwrap_outer(jws, self.config.max_token_bytes)
+        iss = issuer_of(jws)
+        issuer = self._issuers.get(iss) or self._template_issuer(iss, jws.payload)
+        if issuer is None:
+            raise UnknownIssuer("iss is not a configured issuer")
+        profile = self._profile(issuer)
+        if outer is not None and not profile.unsigned_outer:
+            raise DisallowedAlgorithm("alg none is accepted only around a high-trust actor token")
+        alg = check_header(jws.header, issuer.algorithms, issuer.typ)
+        profile.check_header(jws.header)
+        return _Pending(jws, issuer, alg, sha, iss, outer)
+
+    def _template_issuer(self, iss: str, payload: Mapping[str, Any]) -> IssuerConfig | None:
+        for issuer in self._templates:  # Entra: {tenantid} filled from tid, then matched exactly
+            if self._profile(issuer).issuer_matches(iss, payload):
+                return issuer
+        return None
 
     def _finish(self, pending: _Pending, keys: KeySet, requirement: Requirement | None,
                 now: float) -> Principal:
         issuer = pending.issuer
         verify_jws(pending.jws, pending.alg, keys)
+        profile = self._profile(issuer)
+        iss = pending.iss or issuer.issuer
         audiences = issuer.audience if issuer.audience is not None else self._audiences
-        check_claims(pending.jws.payload, issuer=issuer.issuer, audiences=audiences,
-                     leeway=self.config.leeway, now=now)
-        principal = PROFILES[issuer.profile].principal(
-            pending.jws.payload, issuer=issuer.issuer, issuer_name=issuer.name,
-            token_sha256=pending.sha256)
+        claims = profile.validate(pending.jws.payload, outer=pending.outer, issuer=iss,
+                                  audiences=audiences, leeway=self.config.leeway, now=now)
+        principal = profile.principal(claims, issuer=iss, issuer_name=issuer.name,
+                                      token_sha256=pending.sha256)
         if requirement is not None:
-            requirement.check(principal)
+            self._check(requirement, principal)
         return principal
+
+    def _check(self, requirement: Requirement, principal: Principal) -> None:
+        """Policy, scopes and rights (grants and the application's user_permissions hook)."""
+        requirement.check(principal, grants=self.grants, user_permissions=self.user_permissions)
 
     def _reject(self, exc: AuthError) -> AuthError:
         exc.realm = self.realm
@@ -109,28 +160,210 @@ class Guard:
                            *, query_tokens: Sequence[str] = ()) -> Principal:
         """Validate the ``Authorization`` value(s); return the :class:`Principal` or raise :class:`AuthError`."""
         try:
-            pending = self._prepare(authorization, query_tokens)
+            plain = self._plain(authorization, query_tokens)
             now = self.clock()
-            keys = await self._sources[pending.issuer.issuer].akeys(pending.jws.header, now)
-            return self._finish(pending, keys, requirement, now)
+            if self._shared is not None:
+                await self._verified.arefresh(now)
+            principal = self._verified.get(plain[2], now) if plain is not None else None
+            if principal is None:  # the warm path ends above: one hash, one lookup
+                token, sha = self._token(authorization, query_tokens, plain)
+                principal = await self._verified.aget(sha, now) or await self._avalidate(token, sha, now)
+            return self._accept(principal, requirement)
         except AuthError as exc:
             raise self._reject(exc) from None
+
+    def lookup(self, authorization: bytes, requirement: Requirement | None = None) -> Principal | None:
+        """The warm path, for adapters: the principal of a plain ``Bearer <token>`` header value
+        already in the verified-token cache (no I/O, no cryptography), revocation and the
+        requirement checked; ``None`` means "call :meth:`authenticate`"."""
+        if not self._warm or authorization[:7] != b"Bearer ":
+            return None  # cache off or empty, or not a plain Bearer header: no hashing
+        now = self.clock()
+        if self._shared is not None and self._verified.refresh_due(now):
+            return None  # the revoked set needs a read: the driver does that I/O
+        entry = self._warm.get(hashlib.sha256(authorization[7:]).hexdigest())
+        if entry is None or entry[0] <= now:
+            return None
+        principal: Principal = entry[1]
+        if self._verified.revoked or requirement is not None:
+            try:
+                return self._accept(principal, requirement)
+            except AuthError as exc:
+                raise self._reject(exc) from None
+        return principal
+
+    async def _avalidate(self, token: str, sha: str, now: float) -> Principal:
+        pending = self._route(token, sha)
+        if pending is None:
+            result = await self._introspector.aintrospect(token, sha, now)  # type: ignore[union-attr]
+            principal, expires = self._introspected(result, sha, now)
+        else:
+            keys = await self._sources[pending.issuer.issuer].akeys(pending.jws.header, now)
+            principal = self._finish(pending, keys, None, now)
+            expires = self._expires_at(principal, now)
+        await self._verified.aput(principal, expires, now)
+        return principal
 
     def authenticate_sync(self, authorization: Authorization, requirement: Requirement | None = None,
                           *, query_tokens: Sequence[str] = ()) -> Principal:
         """Blocking twin of :meth:`authenticate` for WSGI and scripts (no event loop)."""
         try:
-            pending = self._prepare(authorization, query_tokens)
+            plain = self._plain(authorization, query_tokens)
             now = self.clock()
-            keys = self._sources[pending.issuer.issuer].keys_sync(pending.jws.header, now)
-            return self._finish(pending, keys, requirement, now)
+            self._verified.refresh_sync(now)
+            principal = self._verified.get(plain[2], now) if plain is not None else None
+            if principal is None:
+                token, sha = self._token(authorization, query_tokens, plain)
+                principal = self._verified.get_sync(sha, now) or self._validate_sync(token, sha, now)
+            return self._accept(principal, requirement)
         except AuthError as exc:
             raise self._reject(exc) from None
+
+    def _validate_sync(self, token: str, sha: str, now: float) -> Principal:
+        pending = self._route(token, sha)
+        if pending is None:
+            result = self._introspector.introspect(token, sha, now)  # type: ignore[union-attr]
+            principal, expires = self._introspected(result, sha, now)
+        else:
+            keys = self._sources[pending.issuer.issuer].keys_sync(pending.jws.header, now)
+            principal = self._finish(pending, keys, None, now)
+            expires = self._expires_at(principal, now)
+        self._verified.put_sync(principal, expires, now)
+        return principal
+
+    # -- routing, introspection and the verified-token cache ------------------------------------
+
+    @staticmethod
+    def _plain(authorization: Authorization, query_tokens: Sequence[str]) -> tuple[str, bytes, str] | None:
+        """A lone ``Bearer x`` header: (x, its ASCII bytes, SHA-256 hex), not yet checked.
+
+        A verified-cache hit on that hash is safe unchecked: only tokens that passed
+        :func:`extract_bearer` are ever stored, so a hit means ``x`` is such a token.
+        """
+        header = authorization if isinstance(authorization, str) else (
+            authorization[0] if authorization is not None and len(authorization) == 1 else None)
+        if header is None or query_tokens or header[:7] != "Bearer ":
+            return None
+        token = header[7:]
+        raw = token.encode("ascii", "replace")  # non-ASCII becomes "?", never in a token
+        return token, raw, hashlib.sha256(raw).hexdigest()
+
+    def _token(self, authorization: Authorization, query_tokens: Sequence[str],
+               plain: tuple[str, bytes, str] | None) -> tuple[str, str]:
+        """The Bearer token (RFC 6750 §2.1) and its SHA-256 hex; a plain b64token keeps its hash."""
+        if plain is not None and plain[1] and not plain[1].translate(None, _BEARER_ALPHABET):
+            return plain[0], plain[2]  # exactly what extract_bearer returns for this input
+        headers = [authorization] if isinstance(authorization, str) else list(authorization or ())
+        token = extract_bearer(headers, query_tokens, allow_query=self.config.allow_query_token)
+        return token, token_sha256(token)
+
+    def _route(self, token: str, sha: str) -> _Pending | None:
+        """A JWT from a configured issuer is validated locally (``_Pending``); any other token,
+        or one whose issuer says ``validation = "introspect"``, is introspected (``None``)."""
+        try:
+            pending = self._route_jws(parse_compact(token, self.config.max_token_bytes), sha)
+        except InvalidToken as exc:
+            if self._introspector is None or isinstance(exc, TokenTooLarge) or not self._introspectable(token):
+                exc.detail = f"{exc.detail} (token sha256 {sha[:16]})"
+                raise
+            return None
+        if self._introspector is not None and pending.issuer.validation == "introspect":
+            return None
+        return pending
+
+    def _introspectable(self, token: str) -> bool:
+        """Whether a token refused by local validation is one for the introspection endpoint."""
+        try:
+            payload = parse_compact(token, self.config.max_token_bytes).payload
+        except AuthError:
+            return True  # not a JWT: an opaque token
+        iss = payload.get("iss")
+        issuer = (self._issuers.get(iss) or self._template_issuer(iss, payload)) if isinstance(iss, str) else None
+        return issuer is None or issuer.validation == "introspect"
+
+    def _introspected(self, result: IntrospectionResult, sha: str, now: float) -> tuple[Principal, float]:
+        """RFC 7662 §2.2: an active result through the issuer's claim checks and profile."""
+        introspection = self.config.introspection
+        if result.error or introspection is None:
+            raise ServiceUnavailable(f"introspection failed: {result.error}", retry_after=retry_after(
+                self._introspector.outage if self._introspector is not None else 5))
+        if not result.active:
+            raise InvalidToken("introspection: token is not active")
+        iss = result.claims.get("iss", introspection.issuer)
+        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
+        if issuer is None:
+            raise UnknownIssuer("introspected iss is not a configured issuer")
+        audiences = issuer.audience if issuer.audience is not None else self._audiences
+        principal = introspected_principal(
+            result.claims, profile=self._profile(issuer), audiences=audiences, issuer=issuer.issuer,
+            issuer_name=issuer.name, token_sha256=sha, leeway=self.config.leeway, now=now)
+        return principal, result.expires_at(now, cache_ttl=introspection.cache_ttl,
+                                            negative_ttl=introspection.negative_ttl)
+
+    def _profile(self, issuer: IssuerConfig) -> Profile:
+        profile = self._profile_cache.get(issuer.issuer)
+        if profile is None:
+            profile = self._profile_cache[issuer.issuer] = profile_for(issuer)
+        return profile
+
+    def _expires_at(self, principal: Principal, now: float) -> float:
+        """A verified JWT is cached until ``exp`` plus leeway (what a fresh check would allow)."""
+        exp = principal.claims.get("exp")
+        return float(exp) + self.config.leeway if type(exp) in (int, float) else now  # type: ignore[arg-type]
+
+    def _accept(self, principal: Principal, requirement: Requirement | None) -> Principal:
+        """Checks made on every request, cached or not: the revoked set, then the requirement."""
+        if self._verified.revoked and self._verified.is_revoked(principal):
+            raise InvalidToken("token revoked")
+        if requirement is not None:
+            self._check(requirement, principal)
+        return principal
+
+    def _rebuild(self, record: Mapping[str, Any], sha: str) -> Principal | None:
+        """A principal from a shared-cache record another worker wrote; ``None`` if its issuer is gone."""
+        issuer = next((i for i in self.config.issuers if i.name == record["issuer_name"]), None)
+        if issuer is None or not isinstance(record["claims"], dict):
+            return None
+        return self._profile(issuer).principal(record["claims"], issuer=str(record["issuer"]),
+                                               issuer_name=issuer.name, token_sha256=sha)
+
+    def _make_introspector(self) -> Introspector | None:
+        config = self.config.introspection
+        if config is None:
+            return None
+        issuer = self._issuers[str(config.issuer)]
+        source = self._sources[issuer.issuer]
+        discovery = getattr(source, "discovery", None) or discovery_for(issuer)
+        return Introspector(config, issuer, source, discovery=discovery, shared=self._shared,
+                            maxsize=self.config.cache.maxsize, leeway=self.config.leeway)
+
+    # -- revocation and shutdown ---------------------------------------------------------------
+
+    def revoke(self, value: str) -> None:
+        """Refuse a token from now on, by its ``jti`` or SHA-256 hex (every worker, with Redis)."""
+        self._verified.revoke_sync(value)
+
+    async def arevoke(self, value: str) -> None:
+        """Async twin of :meth:`revoke`."""
+        await self._verified.arevoke(value)
+
+    def close(self) -> None:
+        """Close pooled HTTP and Redis clients (blocking ones; see :meth:`aclose`)."""
+        for closeable in (*self._sources.values(), self._introspector, self._shared):
+            close = getattr(closeable, "close", None)
+            if close is not None:
+                close()
+
+    async def aclose(self) -> None:
+        """Close every client, including this event loop's asyncio Redis client."""
+        self.close()
+        if self._shared is not None:
+            await self._shared.aclose()
 
     def authorize(self, principal: Principal, requirement: Requirement) -> None:
         """Check a requirement against an already authenticated principal (403 on failure)."""
         try:
-            requirement.check(principal)
+            self._check(requirement, principal)
         except AuthError as exc:
             raise self._reject(exc) from None
 

@@ -21,9 +21,12 @@ def parse_authorization(header: str | None) -> str:
     No header or another scheme: :class:`MissingToken` (401, no error code, RFC 6750 §3.1).
     ``Bearer`` with no token or characters outside token68: :class:`InvalidRequest` (400).
     """
-    if header is None or not header.strip():
+    # RFC 9110 §5.5: only SP and HTAB are optional whitespace (str.strip() would also eat
+    # "\n", "\x85", "\xa0"... and accept bytes no HTTP field value may carry).
+    value = header.strip(" \t") if header is not None else ""
+    if not value:
         raise MissingToken("no Authorization header")
-    scheme, sep, credentials = header.strip().partition(" ")
+    scheme, sep, credentials = value.partition(" ")
     # RFC 9110 §11.1: the auth-scheme is case-insensitive.
     if scheme.lower() != "bearer":
         # A lone token68 that cannot be a scheme name (a JWT has dots) is a token without "Bearer".

@@ -2,7 +2,8 @@
 
 Strict means: exactly three base64url parts without padding and in canonical form
 (RFC 7515 §2, RFC 4648 §3.5), UTF-8 JSON objects without duplicate member names
-(RFC 7515 §5.2, RFC 8725 §3.10), no NaN/Infinity, bounded size and depth.
+(RFC 7515 §5.2, RFC 8725 §3.10), no NaN/Infinity, no unpaired surrogate escapes
+(RFC 7493 §2.1), bounded size and depth.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import binascii
 import json
 import re
 from base64 import urlsafe_b64decode
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,13 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # Last character of a canonical encoding: the unused low bits must be zero (RFC 4648 §3.5).
 _CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 _MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The fast lane: deleting the base64url alphabet must leave exactly the two dots (one C pass).
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = {0: b"", 2: b"==", 3: b"="}
+_CANONICAL_LAST_BYTES = {rem: frozenset(chars.encode()) for rem, chars in
+                         {2: "AQgw", 3: "AEIMQUYcgkosw048"}.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +87,65 @@ def _depth_ok(text: str) -> bool:
     return True
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded string (key or value) holds a surrogate; json joins valid pairs."""
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+#: Built once: json.loads(..., object_pairs_hook=...) would build a decoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+_FLAT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+#: The decoder's C scanner: one value from an index, no whitespace skipping, no decoder frames.
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _FLAT_DECODER.scan_once  # type: ignore[attr-defined]
+_NAME_END = re.compile(r'"[ \t\n\r]*:')  # RFC 8259 §2: the only whitespace JSON allows
+
+
+def _member_names(text: str) -> int:
+    """How many member names a backslash-free JSON text has (see :func:`_decode`)."""
+    if '" ' in text or '"\t' in text or '"\n' in text or '"\r' in text:
+        return len(_NAME_END.findall(text))  # whitespace after some quote: count precisely
+    return text.count('":')
+
+
+def _flat_object(text: str) -> dict[str, Any] | None:
+    """The fast lane: a single object without escapes needs no Python hook to refuse duplicates.
+
+    Without backslashes no string can contain a quote (nor a surrogate escape), so in valid
+    JSON every ``"`` followed by optional whitespace and ``:`` ends a member name: a single
+    object has no duplicate exactly when it has as many members as such matches. ``None``
+    sends anything else (nesting, escapes, many brackets, duplicates) to the exact decoder.
+    """
+    if "\\" in text or text.count("{") != 1 or text.count("[") >= _MAX_DEPTH or text[:1] != "{":
+        return None
+    try:  # the C scanner straight away; surrounding whitespace or trailing data: exact decoder
+        value, end = _SCAN_ONCE(text, 0)
+    except StopIteration:
+        return None
+    if end == len(text) and type(value) is dict and len(value) == _member_names(text):
+        return value
+    return None
+
+
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
-    """Parse UTF-8 JSON that must be an object; refuse duplicates, NaN and deep nesting."""
+    """Parse UTF-8 JSON that must be an object; refuse duplicates, NaN, lone surrogates, deep nesting."""
     try:
         text = raw.decode("utf-8")
+        flat = _flat_object(text)
+        if flat is not None:
+            return flat
         # Nesting depth only needs counting when brackets are plentiful (cheap pre-check).
         if text.count("[") + text.count("{") > _MAX_DEPTH and not _depth_ok(text):
             raise ValueError("nested too deeply")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
+        if "\\u" in text and _has_lone_surrogate(value):
+            # RFC 7493 §2.1, RFC 8259 §8.2: "\ud800" escapes a string that UTF-8 cannot carry.
+            raise ValueError("unpaired surrogate escape")
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedToken(f"{what} is not a valid JSON object: {exc}") from exc
     if not isinstance(value, dict):
@@ -103,8 +163,30 @@ def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+def _decode_checked(part: bytes) -> bytes:
+    """:func:`b64url_decode` for a part whose alphabet is already checked (strict binascii)."""
+    rem = len(part) % 4
+    if rem == 1:
+        raise MalformedToken("invalid base64url")
+    if rem and part[-1] not in _CANONICAL_LAST_BYTES[rem]:
+        raise MalformedToken("non-canonical base64url")  # RFC 4648 §3.5: unused bits are zero
+    return binascii.a2b_base64(part.translate(_TO_STANDARD) + _PADDING[rem], strict_mode=True)
+
+
 def parse_compact(token: str, max_bytes: int = 16 * 1024) -> CompactJWS:
     """Decode a compact JWS into header, payload, signing input and signature bytes."""
+    if len(token) > max_bytes:
+        raise TokenTooLarge(f"token of {len(token)} bytes exceeds {max_bytes}")
+    raw = token.encode("ascii", "replace")  # non-ASCII becomes "?", outside the alphabet
+    if raw.translate(None, _ALPHABET) != b"..":
+        return _parse_compact_slow(token, max_bytes)  # the precise error, in the usual order
+    h64, p64, s64 = raw.split(b".")
+    header = parse_json_object(_decode_checked(h64), "header")
+    payload = parse_json_object(_decode_checked(p64), "payload")
+    return CompactJWS(header, payload, raw[:len(h64) + 1 + len(p64)], _decode_checked(s64))
+
+
+def _parse_compact_slow(token: str, max_bytes: int) -> CompactJWS:
     h64, p64, s64 = split_compact(token, max_bytes)
     header = parse_json_object(b64url_decode(h64), "header")
     payload = parse_json_object(b64url_decode(p64), "payload")

@@ -1,32 +1,37 @@
-"""RFC 7517 §5 JWK Sets: static keys loaded at start-up and a cached remote JWKS fetcher.
+"""RFC 7517 §5 JWK Sets: static keys loaded at start-up and a robust remote JWKS fetcher.
 
-The cache policy (:class:`JWKSState`) is pure and shared by the sync and async drivers:
-cached keys are served without I/O, a refetch happens when the cache is older than
-``max_age``, or for an unknown key identifier at most once per ``cooldown``; a failed fetch
-keeps the last good keys; one fetch at a time (the drivers hold a lock).
+The cache policy (:class:`~s2s_guard.core.jwks.JWKSState`, after panva/jose
+``jwks/remote.ts``) is pure and shared by the sync and async drivers: cached keys are served
+without I/O; a refetch happens when the keys are stale (``Cache-Control: max-age`` within
+``[min_age, max_age]``), or for an unknown ``kid`` at most once per ``cooldown`` however many
+requests carry it; one fetch in flight (single flight); a failed or garbage fetch keeps the
+last good keys for at most ``stale_if_error`` more seconds. With no usable keys the answer is
+503 with ``Retry-After``: fail closed, never 500. With Redis, workers share fetched documents.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import json
 import logging
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
-
 from ..config import IssuerConfig
+from ..core.flow import Flow, HTTPResponse
+from ..core.jwks import JWKSState, parse_jwks
 from ..core.keys import KeySet, VerificationKey, load_certificate
-from ..errors import ConfigurationError, ServiceUnavailable
+from ..core.sharepoint import parse_metadata
+from ..errors import ConfigurationError
+from .cache import SharedCache
+from .discovery import Discovery
+from .flight import AsyncFlights, SyncFlights
+from .http import Transport, adrive, drive_sync
 
-__all__ = ["JWKSState", "KeySource", "RemoteJWKS", "StaticKeys", "key_source_for"]
+__all__ = ["JWKSState", "KeySource", "RemoteJWKS", "StaticKeys", "key_source_for", "parse_jwks"]
 
 log = logging.getLogger("s2s_guard.jwks")
-_MAX_JWKS_BYTES = 512 * 1024
-_EMPTY_RETRY = 2.0
 
 
 class KeySource(Protocol):
@@ -50,111 +55,106 @@ class StaticKeys:
         return self.keys
 
 
-class JWKSState:
-    """Sans-I/O cache state of one remote JWKS: what to serve and when to refetch."""
-
-    def __init__(self, *, max_age: float, cooldown: float) -> None:
-        self.max_age = max_age
-        self.cooldown = cooldown
-        self.keys: KeySet | None = None
-        self.fetched_at = float("-inf")
-        self.attempted_at = float("-inf")
-        self.failed = False
-
-    def needs_fetch(self, header: Mapping[str, Any], now: float) -> bool:
-        """Fetch when empty, stale, or (once per cooldown) when the header names an unknown key."""
-        since = now - self.attempted_at
-        if since < self.cooldown and self.keys is not None:
-            return False
-        if since < min(self.cooldown, _EMPTY_RETRY) and self.failed:
-            return False  # no keys and the last try failed: do not hammer a dead server
-        if self.keys is None or now - self.fetched_at >= self.max_age:
-            return True
-        return not self.keys.has_identifier(header)
-
-    def begin(self, now: float) -> None:
-        self.attempted_at = now
-
-    def succeed(self, body: bytes, now: float) -> None:
-        """Install a fetched document; garbage counts as a failure and keeps the old keys."""
-        try:
-            keys = KeySet.from_jwks(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as exc:
-            self.fail(f"invalid JWKS document: {exc}")
-            return
-        self.keys, self.fetched_at, self.failed = keys, now, False
-
-    def fail(self, why: str) -> None:
-        self.failed = True
-        log.warning("JWKS fetch failed, keeping %s cached keys: %s",
-                    len(self.keys) if self.keys is not None else 0, why)
-
-    def current(self, header: Mapping[str, Any]) -> KeySet:
-        """The keys to verify with; 503 when there are none, or the needed key is missing after a failed fetch."""
-        if self.keys is None or (self.failed and not self.keys.has_identifier(header)):
-            raise ServiceUnavailable("JWKS unavailable")  # fail closed, never accept
-        return self.keys
-
-
 class RemoteJWKS:
-    """A JWKS URI fetched with httpx, cached per :class:`JWKSState`; sync and async."""
+    """A JWKS URI (given, or from discovery) cached per :class:`JWKSState`; sync and async."""
 
-    def __init__(self, uri: str, *, max_age: float = 600, cooldown: float = 30,
-                 timeout: float = 5, static: KeySet | None = None) -> None:
+    def __init__(self, uri: str | None, *, max_age: float = 600, cooldown: float = 30,
+                 timeout: float = 5, static: KeySet | None = None, min_age: float = 60,
+                 stale_if_error: float = 86400, discovery: Discovery | None = None,
+                 parse: Callable[[HTTPResponse], KeySet] = parse_jwks) -> None:
+        if uri is None and discovery is None:
+            raise ConfigurationError("jwks_uri", "RemoteJWKS needs a jwks_uri or discovery")
         self.uri = uri
+        self.discovery = discovery
         self.timeout = timeout
         self.static = static or KeySet()
-        self.state = JWKSState(max_age=max_age, cooldown=cooldown)
-        self._lock = threading.Lock()
-        self._alock: asyncio.Lock | None = None
+        self.state = JWKSState(max_age=max_age, cooldown=cooldown, min_age=min_age,
+                               stale_if_error=stale_if_error, parse=parse)
         self.fetches = 0
+        self.transport = Transport()
+        self._flights: SyncFlights[None] = SyncFlights()
+        self._aflights: AsyncFlights[None] = AsyncFlights()
         self._combined: tuple[KeySet | None, KeySet] = (None, self.static)
+        #: The shared layer (Redis) where workers exchange fetched documents; set by the guard.
+        self.shared: SharedCache | None = None
+        origin = uri or (discovery.url if discovery is not None else "")
+        self._shared_key = "j:" + hashlib.sha256(origin.encode()).hexdigest()
 
-    def _apply(self, response: httpx.Response | None, error: Exception | None, now: float) -> None:
+    def flow(self, header: Mapping[str, Any], now: float) -> Flow[None]:
+        """Resolve the URI (discovery), claim the fetch, and apply the response."""
+        uri = self.uri
+        if uri is None and self.discovery is not None:
+            metadata = yield from self.discovery.flow(now)
+            uri = metadata.jwks_uri if metadata is not None else None
+        seq = self.state.claim(header, now) if uri is not None else None
+        if uri is None or seq is None:
+            return
         self.fetches += 1
-        if error is not None or response is None:
-            self.state.fail(f"{type(error).__name__}: {error}")
-        elif response.status_code != 200:
-            self.state.fail(f"HTTP {response.status_code}")
-        elif len(response.content) > _MAX_JWKS_BYTES:
-            self.state.fail("document too large")
-        else:
-            self.state.succeed(response.content, now)
+        response = yield self.state.request(uri, self.timeout)
+        self.state.apply(seq, response, now)
 
-    def _result(self, header: Mapping[str, Any]) -> KeySet:
+    def _result(self, header: Mapping[str, Any], now: float) -> KeySet:
         if self.static and self.static.has_identifier(header):
             return self.static
-        current = self.state.current(header)
+        current = self.state.current(header, now)
         if not self.static:
             return current
         if self._combined[0] is not current:
             self._combined = (current, current + self.static)
         return self._combined[1]
 
+    def _must_wait(self, header: Mapping[str, Any], now: float, busy: bool) -> bool:
+        """Fetch when due; also join a fetch in flight when the header's key is not known yet."""
+        if self.static and self.static.has_identifier(header):
+            return False  # pinned keys need no I/O
+        keys = self.state.keys
+        if busy and (keys is None or not keys.has_identifier(header)):
+            return True
+        return self.state.needs_fetch(header, now)
+
+    def _adopted(self, raw: bytes | None, header: Mapping[str, Any], now: float) -> bool:
+        """Whether a newer shared document makes the HTTP fetch unnecessary."""
+        try:
+            doc = json.loads(raw) if raw is not None else None
+            if doc is None or not self.state.adopt(str(doc["jwks"]).encode(), float(doc["fetched_at"]),
+                                                   float(doc["fresh_until"])):
+                return False
+        except (ValueError, KeyError, TypeError):
+            return False
+        keys = self.state.keys
+        return keys is not None and now < self.state.fresh_until and keys.has_identifier(header)
+
+    def _refresh_sync(self, header: Mapping[str, Any], now: float) -> None:
+        if self.shared is not None and self._adopted(self.shared.get_sync(self._shared_key), header, now):
+            return
+        drive_sync(self.flow(header, now), self.transport)
+        record = self.state.record(now)
+        if self.shared is not None and record is not None:
+            self.shared.set_sync(self._shared_key, record, self.state.fresh_until - now)
+
+    async def _arefresh(self, header: Mapping[str, Any], now: float) -> None:
+        if self.shared is not None and self._adopted(await self.shared.aget(self._shared_key), header, now):
+            return
+        await adrive(self.flow(header, now), self.transport)
+        record = self.state.record(now)
+        if self.shared is not None and record is not None:
+            await self.shared.aset(self._shared_key, record, self.state.fresh_until - now)
+
     def keys_sync(self, header: Mapping[str, Any], now: float) -> KeySet:
-        if self.state.needs_fetch(header, now):
-            with self._lock:
-                if self.state.needs_fetch(header, now):  # another thread may have fetched
-                    self.state.begin(now)
-                    try:
-                        with httpx.Client(timeout=self.timeout) as client:
-                            self._apply(client.get(self.uri), None, now)
-                    except httpx.HTTPError as exc:
-                        self._apply(None, exc, now)
-        return self._result(header)
+        if self._must_wait(header, now, self._flights.busy("jwks")):
+            self._flights.run("jwks", lambda: self._refresh_sync(header, now))
+        return self._result(header, now)
 
     async def akeys(self, header: Mapping[str, Any], now: float) -> KeySet:
-        if self.state.needs_fetch(header, now):
-            self._alock = self._alock or asyncio.Lock()
-            async with self._alock:
-                if self.state.needs_fetch(header, now):  # single flight: one fetch for N waiters
-                    self.state.begin(now)
-                    try:
-                        async with httpx.AsyncClient(timeout=self.timeout) as client:
-                            self._apply(await client.get(self.uri), None, now)
-                    except httpx.HTTPError as exc:
-                        self._apply(None, exc, now)
-        return self._result(header)
+        if self._must_wait(header, now, self._aflights.busy("jwks")):  # single flight: one fetch for N waiters
+            await self._aflights.run("jwks", lambda: self._arefresh(header, now))
+        return self._result(header, now)
+
+    def close(self) -> None:
+        """Close the pooled HTTP client (async clients live for one flight)."""
+        self.transport.close()
+        if self.discovery is not None:
+            self.discovery.close()
 
 
 def _static_keys(issuer: IssuerConfig, where: str) -> KeySet:
@@ -177,10 +177,25 @@ def _static_keys(issuer: IssuerConfig, where: str) -> KeySet:
     return KeySet(keys)
 
 
-def key_source_for(issuer: IssuerConfig, where: str = "") -> KeySource:
-    """The key source an issuer's configuration describes."""
+def discovery_for(issuer: IssuerConfig) -> Discovery | None:
+    """The metadata fetcher an issuer's ``discovery`` URL describes, if any."""
+    if issuer.discovery is None:
+        return None
+    return Discovery(issuer.discovery, issuer=issuer.issuer, timeout=issuer.timeout,
+                     cooldown=issuer.jwks_cooldown)
+
+
+def key_source_for(issuer: IssuerConfig, where: str = "", *,
+                   discovery: Discovery | None = None) -> KeySource:
+    """The key source an issuer's configuration describes (``discovery`` may be shared)."""
     static = _static_keys(issuer, where)
-    if issuer.jwks_uri is None:
+    if issuer.metadata_url is not None:  # SharePoint JSON metadata document: x509 certificates
+        return RemoteJWKS(issuer.metadata_url, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
+                          timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
+                          stale_if_error=issuer.jwks_stale_if_error, parse=parse_metadata)
+    discovery = discovery or discovery_for(issuer)
+    if issuer.jwks_uri is None and discovery is None:
         return StaticKeys(static)
     return RemoteJWKS(issuer.jwks_uri, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
-                      timeout=issuer.timeout, static=static)
+                      timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
+                      stale_if_error=issuer.jwks_stale_if_error, discovery=discovery)

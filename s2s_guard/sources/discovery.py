@@ -1,0 +1,94 @@
+"""OpenID Connect Discovery 1.0 §4 and RFC 8414 §3: authorization server metadata.
+
+The metadata yields ``jwks_uri`` and ``introspection_endpoint``; its ``issuer`` must equal the
+configured one exactly (RFC 8414 §3.3, OIDC Discovery §4.3), or the document is refused: a
+metadata document for another issuer must never supply our keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+
+from ..core.flow import Flow, HTTPRequest, HTTPResponse
+from .http import Transport, adrive, drive_sync
+
+__all__ = ["Discovery", "Metadata", "parse_metadata"]
+
+log = logging.getLogger("s2s_guard.discovery")
+_MAX_METADATA_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """The parts of the metadata s2s_guard uses."""
+
+    issuer: str
+    jwks_uri: str | None
+    introspection_endpoint: str | None
+
+
+def _url(doc: dict[str, object], name: str) -> str | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ValueError(f"{name} is not an http(s) URL")
+    return value
+
+
+def parse_metadata(response: HTTPResponse, expected_issuer: str) -> Metadata:
+    """Validate a metadata response; ``ValueError`` says why it is refused."""
+    if response.status != 200:
+        raise ValueError(response.describe())
+    doc = json.loads(response.content)
+    if not isinstance(doc, dict):
+        raise ValueError("metadata is not a JSON object")
+    if doc.get("issuer") != expected_issuer:  # RFC 8414 §3.3: exact match, or refuse
+        raise ValueError("metadata issuer does not match the configured issuer")
+    return Metadata(expected_issuer, _url(doc, "jwks_uri"), _url(doc, "introspection_endpoint"))
+
+
+class Discovery:
+    """Fetches an issuer's metadata once (then keeps it); retries a failure after ``cooldown``."""
+
+    def __init__(self, url: str, *, issuer: str, timeout: float = 5.0, cooldown: float = 30.0) -> None:
+        self.url = url
+        self.issuer = issuer
+        self.timeout = timeout
+        self.cooldown = cooldown
+        self.metadata: Metadata | None = None
+        self._attempted_at = float("-inf")
+        self._claim = threading.Lock()
+        self.transport = Transport()
+
+    def _should_fetch(self, now: float) -> bool:
+        with self._claim:  # one attempt per cooldown, across threads and event loops
+            if self.metadata is not None or now - self._attempted_at < self.cooldown:
+                return False
+            self._attempted_at = now
+            return True
+
+    def flow(self, now: float) -> Flow[Metadata | None]:
+        """The metadata, fetching it when missing; ``None`` while it cannot be had."""
+        if self.metadata is None and self._should_fetch(now):
+            response = yield HTTPRequest("GET", self.url, {"Accept": "application/json"},
+                                         timeout=self.timeout, max_bytes=_MAX_METADATA_BYTES)
+            try:
+                self.metadata = parse_metadata(response, self.issuer)
+            except (ValueError, UnicodeDecodeError) as exc:
+                log.warning("discovery failed for %s: %s", self.url, exc)
+        return self.metadata
+
+    def get_sync(self, now: float) -> Metadata | None:
+        """Blocking: the metadata, or ``None`` if it could not be fetched."""
+        return drive_sync(self.flow(now), self.transport)
+
+    async def aget(self, now: float) -> Metadata | None:
+        """Async twin of :meth:`get_sync`."""
+        return await adrive(self.flow(now), self.transport)
+
+    def close(self) -> None:
+        self.transport.close()

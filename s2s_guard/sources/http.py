@@ -1,0 +1,123 @@
+"""RFC 9110 transport for sans-I/O flows: the only place that calls httpx.
+
+:func:`drive_sync` and :func:`adrive` run a :data:`~s2s_guard.core.flow.Flow` to its result
+(httpx's ``sync_auth_flow`` / ``async_auth_flow`` pattern). Every request has a timeout and a
+body size limit; a transport error becomes a ``status == 0`` response, never an exception.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import TypeVar
+
+import httpx
+
+from ..core.flow import Flow, HTTPRequest, HTTPResponse
+
+__all__ = ["Transport", "adrive", "drive_sync"]
+
+T = TypeVar("T")
+_SSL: ssl.SSLContext | None = None
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for all clients (building one per client is slow)."""
+    global _SSL
+    if _SSL is None:
+        _SSL = httpx.create_ssl_context()
+    return _SSL
+
+
+def _response(raw: httpx.Response, body: bytes) -> HTTPResponse:
+    headers = {name.lower(): value for name, value in raw.headers.items()}
+    return HTTPResponse(raw.status_code, headers, body)
+
+
+def _too_large(request: HTTPRequest) -> HTTPResponse:
+    return HTTPResponse(0, error=f"response body over {request.max_bytes} bytes")
+
+
+def send_sync(client: httpx.Client, request: HTTPRequest) -> HTTPResponse:
+    """Send one request; read at most ``max_bytes``; transport errors become ``status == 0``."""
+    try:
+        with client.stream(request.method, request.url, headers=dict(request.headers),
+                           content=request.body or None, timeout=request.timeout) as raw:
+            body = bytearray()
+            for chunk in raw.iter_bytes():
+                body += chunk
+                if len(body) > request.max_bytes:
+                    return _too_large(request)
+            return _response(raw, bytes(body))
+    except httpx.HTTPError as exc:
+        return HTTPResponse(0, error=f"{type(exc).__name__}: {exc}")
+
+
+async def asend(client: httpx.AsyncClient, request: HTTPRequest) -> HTTPResponse:
+    """Async twin of :func:`send_sync`."""
+    try:
+        async with client.stream(request.method, request.url, headers=dict(request.headers),
+                                 content=request.body or None, timeout=request.timeout) as raw:
+            body = bytearray()
+            async for chunk in raw.aiter_bytes():
+                body += chunk
+                if len(body) > request.max_bytes:
+                    return _too_large(request)
+            return _response(raw, bytes(body))
+    except httpx.HTTPError as exc:
+        return HTTPResponse(0, error=f"{type(exc).__name__}: {exc}")
+
+
+def drive_sync(flow: Flow[T], transport: Transport) -> T:
+    """Run a flow to its result with the blocking client."""
+    client = transport.client()
+    try:
+        request = next(flow)
+        while True:
+            request = flow.send(send_sync(client, request))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+async def adrive(flow: Flow[T], transport: Transport) -> T:
+    """Run a flow to its result with a short-lived async client (safe across event loops)."""
+    async with transport.async_client() as client:
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(await asend(client, request))
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+
+class Transport:
+    """The HTTP clients of one source: a pooled blocking client, async clients per flight.
+
+    An ``httpx.AsyncClient`` belongs to the event loop that opened its connections, and a
+    guard may serve several loops (tests, ``asyncio.run`` per call), so async clients live for
+    one flight; they share the TLS context, which is the expensive part to build.
+    """
+
+    def __init__(self) -> None:
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> httpx.Client:
+        """The pooled blocking client (thread-safe), created on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(verify=_ssl_context(), follow_redirects=False)
+            return self._client
+
+    def async_client(self) -> httpx.AsyncClient:
+        """A new async client for one flight; use it as an ``async with`` block."""
+        return httpx.AsyncClient(verify=_ssl_context(), follow_redirects=False)
+
+    def close(self) -> None:
+        """Close the pooled blocking client (idempotent)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

@@ -1,0 +1,165 @@
+"""RFC 7662 introspection client: the I/O around :mod:`s2s_guard.core.introspection`, sync and async.
+
+Results are cached by the token's SHA-256 (never the token): active until
+``min(exp, cache_ttl)``, inactive for ``negative_ttl``, in memory and in the shared layer when
+there is one. Concurrent requests with the same cold token share one call (single flight). An
+endpoint that is down, slow or answers garbage yields an ``error`` result, which the guard
+turns into 503 with ``Retry-After``; for ``outage`` seconds after that no call is attempted.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from ..config import IntrospectionConfig, IssuerConfig
+from ..core.flow import Flow, HTTPResponse
+from ..core.introspection import (IntrospectionResult, build_request, client_assertion,
+                                  parse_response, response_jws, verify_jwt_response)
+from ..core.jws import CompactJWS
+from ..core.keys import KeySet
+from ..errors import AuthError, ConfigurationError
+from .cache import MemoryCache, SharedCache
+from .discovery import Discovery
+from .flight import AsyncFlights, SyncFlights
+from .http import Transport, adrive, drive_sync
+from .jwks import KeySource
+
+__all__ = ["Introspector"]
+
+log = logging.getLogger("s2s_guard.introspection")
+
+
+def _load_key(config: IntrospectionConfig) -> Any:
+    if config.private_key is None:
+        return None
+    try:
+        return load_pem_private_key(config.private_key, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError("introspection.private_key_file", "not an unencrypted PEM private key") from exc
+
+
+class Introspector:
+    """Asks one authorization server whether tokens are active; caches the answers."""
+
+    def __init__(self, config: IntrospectionConfig, issuer: IssuerConfig, keys: KeySource, *,
+                 discovery: Discovery | None = None, shared: SharedCache | None = None,
+                 maxsize: int = 10_000, leeway: float = 60.0, outage: float = 2.0) -> None:
+        self.config, self.issuer, self.keys = config, issuer, keys
+        self.discovery, self.shared, self.leeway, self.outage = discovery, shared, leeway, outage
+        self.memory = MemoryCache(maxsize)
+        self.transport = Transport()
+        self.calls = 0
+        self._key = _load_key(config)
+        self._down_until = float("-inf")
+        self._flights: SyncFlights[IntrospectionResult] = SyncFlights()
+        self._aflights: AsyncFlights[IntrospectionResult] = AsyncFlights()
+
+    # -- sans-I/O pieces ----------------------------------------------------------------------
+    def flow(self, token: str, now: float) -> Flow[HTTPResponse]:
+        """Find the endpoint (config or discovery) and POST the token to it."""
+        endpoint = self.config.endpoint
+        if endpoint is None and self.discovery is not None:
+            metadata = yield from self.discovery.flow(now)
+            endpoint = metadata.introspection_endpoint if metadata is not None else None
+        if endpoint is None:
+            return HTTPResponse(0, error="no introspection endpoint (discovery failed)")
+        self.calls += 1
+        config = self.config
+        assertion = None if self._key is None else client_assertion(
+            client_id=config.client_id, audience=self.issuer.issuer, key=self._key,
+            alg=config.private_key_alg, kid=config.private_key_kid, now=now, jti=secrets.token_urlsafe(16))
+        response = yield build_request(token, endpoint=endpoint, client_id=config.client_id,
+                                       auth_method=config.auth_method, client_secret=config.client_secret,
+                                       assertion=assertion, timeout=config.timeout,
+                                       accept_jwt=config.jwt_response)
+        return response
+
+    def _verdict(self, response: HTTPResponse, jws: CompactJWS | None, keys: KeySet | None,
+                 now: float) -> IntrospectionResult:
+        if jws is None or keys is None:
+            if self.config.jwt_response:
+                raise ValueError("expected a signed (RFC 9701) introspection response")
+            return parse_response(response)
+        return verify_jwt_response(jws, keys, algorithms=self.issuer.algorithms, issuer=self.issuer.issuer,
+                                   client_id=self.config.client_id, leeway=self.leeway, now=now)
+
+    def _failure(self, exc: Exception, sha: str, now: float) -> IntrospectionResult:
+        log.warning("introspection failed for token sha256 %s: %s", sha[:16], exc)
+        self._down_until = now + self.outage
+        return IntrospectionResult(active=False, error=str(exc) or type(exc).__name__)
+
+    def _remember(self, sha: str, result: IntrospectionResult, now: float) -> float:
+        config = self.config
+        expires = result.expires_at(now, cache_ttl=config.cache_ttl, negative_ttl=config.negative_ttl)
+        if expires > now:
+            self.memory.set(sha, result, expires)
+        return expires - now
+
+    def _cached(self, sha: str, raw: bytes | None, now: float) -> IntrospectionResult | None:
+        if raw is None:
+            return None
+        try:
+            result = IntrospectionResult.from_json(raw)
+        except ValueError:
+            return None
+        self._remember(sha, result, now)
+        return result
+
+    def _unavailable(self, now: float) -> IntrospectionResult | None:
+        if now < self._down_until:
+            return IntrospectionResult(active=False, error="introspection endpoint recently failed")
+        return None
+
+    # -- blocking driver -----------------------------------------------------------------------
+    def introspect(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        """The (cached) verdict on ``token`` whose SHA-256 hex is ``sha``."""
+        result = self.memory.get(sha, now)
+        if result is None and self.shared is not None:
+            result = self._cached(sha, self.shared.get_sync("i:" + sha), now)
+        return result or self._unavailable(now) or self._flights.run(
+            sha, lambda: self._call_sync(token, sha, now))
+
+    def _call_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        try:
+            response = drive_sync(self.flow(token, now), self.transport)
+            jws = response_jws(response)
+            keys = None if jws is None else self.keys.keys_sync(jws.header, now)
+            result = self._verdict(response, jws, keys, now)
+        except (ValueError, AuthError) as exc:
+            return self._failure(exc, sha, now)
+        ttl = self._remember(sha, result, now)
+        if self.shared is not None:
+            self.shared.set_sync("i:" + sha, result.to_json(), ttl)
+        return result
+
+    # -- async driver --------------------------------------------------------------------------
+    async def aintrospect(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        """Async twin of :meth:`introspect`."""
+        result = self.memory.get(sha, now)
+        if result is None and self.shared is not None:
+            result = self._cached(sha, await self.shared.aget("i:" + sha), now)
+        return result or self._unavailable(now) or await self._aflights.run(
+            sha, lambda: self._acall(token, sha, now))
+
+    async def _acall(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        try:
+            response = await adrive(self.flow(token, now), self.transport)
+            jws = response_jws(response)
+            keys = None if jws is None else await self.keys.akeys(jws.header, now)
+            result = self._verdict(response, jws, keys, now)
+        except (ValueError, AuthError) as exc:
+            return self._failure(exc, sha, now)
+        ttl = self._remember(sha, result, now)
+        if self.shared is not None:
+            await self.shared.aset("i:" + sha, result.to_json(), ttl)
+        return result
+
+    def close(self) -> None:
+        """Close the pooled HTTP clients (idempotent; the discovery may be shared)."""
+        self.transport.close()
+        if self.discovery is not None:
+            self.discovery.close()

@@ -1,0 +1,132 @@
+"""A :class:`~s2s_guard.sources.cache.SharedCache` on Redis (redis-py, sync and asyncio clients).
+
+Every worker process reads and writes the same introspection results, verified-token
+results, JWKS documents and revoked set. Redis is best effort: any error is logged, the
+layer is skipped for ``backoff`` seconds (no timeout paid per request while it is down),
+reads answer ``None`` and writes are dropped, so the memory layer keeps the guard working
+and nothing is accepted because Redis failed. The Redis server must be private to the
+deployment: whoever can write to it can plant cached results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis
+import redis.asyncio as aredis
+
+__all__ = ["RedisCache"]
+
+log = logging.getLogger("s2s_guard.cache")
+_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+
+
+class RedisCache:
+    """Keys under ``prefix``; one blocking client, and one asyncio client per event loop."""
+
+    def __init__(self, url: str, *, prefix: str = "s2s_guard:", timeout: float = 0.5,
+                 backoff: float = 5.0) -> None:
+        self.url, self.prefix, self.timeout, self.backoff = url, prefix, timeout, backoff
+        self._sync = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._aclients: dict[asyncio.AbstractEventLoop, aredis.Redis] = {}
+        self._down_until = 0.0
+        self._revoked_key = prefix + "revoked"
+
+    # -- health ---------------------------------------------------------------------------
+    def _up(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: BaseException) -> None:
+        log.warning("redis unavailable, using the memory layer for %.0fs: %s: %s",
+                    self.backoff, type(exc).__name__, exc)
+        self._down_until = time.monotonic() + self.backoff
+
+    def _aclient(self) -> aredis.Redis:
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            client = self._aclients[loop] = aredis.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+        return client
+
+    # -- values ---------------------------------------------------------------------------
+    def get_sync(self, key: str) -> bytes | None:
+        if not self._up():
+            return None
+        try:
+            value = self._sync.get(self.prefix + key)
+        except _ERRORS as exc:
+            self._failed(exc)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    async def aget(self, key: str) -> bytes | None:
+        if not self._up():
+            return None
+        try:
+            value = await self._aclient().get(self.prefix + key)
+        except _ERRORS as exc:
+            self._failed(exc)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    def set_sync(self, key: str, value: bytes, ttl: float) -> None:
+        if ttl >= 0.001 and self._up():
+            try:
+                self._sync.set(self.prefix + key, value, px=int(ttl * 1000))
+            except _ERRORS as exc:
+                self._failed(exc)
+
+    async def aset(self, key: str, value: bytes, ttl: float) -> None:
+        if ttl >= 0.001 and self._up():
+            try:
+                await self._aclient().set(self.prefix + key, value, px=int(ttl * 1000))
+            except _ERRORS as exc:
+                self._failed(exc)
+
+    # -- the revoked set --------------------------------------------------------------------
+    def revoke_sync(self, value: str) -> None:
+        try:
+            self._sync.sadd(self._revoked_key, value)
+        except _ERRORS as exc:
+            self._failed(exc)
+
+    async def arevoke(self, value: str) -> None:
+        try:
+            await self._aclient().sadd(self._revoked_key, value)
+        except _ERRORS as exc:
+            self._failed(exc)
+
+    def revoked_sync(self) -> set[str] | None:
+        """Every revoked ``jti`` / token hash, or ``None`` when Redis cannot be read."""
+        if not self._up():
+            return None
+        try:
+            members = self._sync.smembers(self._revoked_key)
+        except _ERRORS as exc:
+            self._failed(exc)
+            return None
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+
+    async def arevoked(self) -> set[str] | None:
+        if not self._up():
+            return None
+        try:
+            members = await self._aclient().smembers(self._revoked_key)
+        except _ERRORS as exc:
+            self._failed(exc)
+            return None
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the blocking client's connections."""
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        """Close this event loop's asyncio client (call it from the loop that used it)."""
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
