@@ -1,28 +1,38 @@
-"""A local token issuer for tests and demos: signing keys, token minting and a JWKS over HTTP.
+"""A local authorization server for tests and demos (RFC 8414, 7517, 6749, 8693, 7662).
 
-It runs on 127.0.0.1 in a thread, counts the hits on each path, and can rotate its keys or
-answer errors, so tests exercise real HTTP the way a production identity provider is used.
+It runs on 127.0.0.1 in a thread and serves discovery, ``/jwks`` (keys rotate on demand),
+``/token`` (client credentials, token exchange, on-behalf-of), ``/introspect`` and the
+SharePoint JSON metadata document. It counts the hits on each path, can answer errors, be
+slowed or have an endpoint disabled, so tests exercise real HTTP the way a production
+identity provider is used.
 """
 
 from __future__ import annotations
 
-import json
+import secrets
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-__all__ = ["LocalIssuer", "SigningKey"]
+from ._endpoints import default_routes
+from ._server import IssuerRequest, Route, make_handler
+from .clients import RegisteredClient
+from .sharepoint import HighTrustIdentity
+
+__all__ = ["LocalIssuer", "SigningKey", "generate_key"]
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+_INTROSPECTED = ("scope", "client_id", "username", "token_type", "exp", "iat", "nbf", "sub", "aud",
+                 "iss", "jti", "act")
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class SigningKey:
         return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
-_CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
+_CURVES: dict[str, ec.EllipticCurve] = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
 
 
 def generate_key(alg: str, kid: str | None = None) -> SigningKey:
@@ -54,7 +64,7 @@ def generate_key(alg: str, kid: str | None = None) -> SigningKey:
     if alg.startswith(("RS", "PS")):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     elif alg in _CURVES:
-        key = ec.generate_private_key(_CURVES[alg]())
+        key = ec.generate_private_key(_CURVES[alg])
     elif alg == "EdDSA":
         key = ed25519.Ed25519PrivateKey.generate()
     else:
@@ -66,16 +76,31 @@ class LocalIssuer:
     """An issuer on 127.0.0.1: ``start()``, ``mint(...)``, ``jwks_uri``, ``rotate()``, ``stop()``."""
 
     def __init__(self, *, issuer: str | None = None, algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA"),
-                 audience: str = "api://demo", clock: Callable[[], float] = time.time) -> None:
+                 audience: str = "api://demo", clock: Callable[[], float] = time.time,
+                 host: str = "127.0.0.1", port: int = 0, keys: Sequence[SigningKey] | None = None,
+                 token_ttl: float = 300, tenant_id: str | None = None,
+                 sharepoint: HighTrustIdentity | None = None) -> None:
         self.algorithms = algorithms
-        self.keys: list[SigningKey] = [generate_key(alg) for alg in algorithms]
+        self.keys: list[SigningKey] = list(keys) if keys else [generate_key(alg) for alg in algorithms]
         self.audience = audience
         self.clock = clock
+        self.token_ttl = token_ttl
         self.hits: Counter[str] = Counter()
+        self.requests: deque[IssuerRequest] = deque(maxlen=1000)  # newest last, for assertions
         self.fail_with: int | None = None  # answer this status on every request while set
-        self.routes: dict[str, Callable[[LocalIssuer], tuple[int, bytes, str]]] = {"/jwks": _jwks_route}
+        self.delays: dict[str, float] = {}  # path -> seconds to wait before answering
+        self.disabled: set[str] = set()  # paths answering 503 temporarily_unavailable
+        self.routes: dict[str, Route] = default_routes()
+        self.clients: dict[str, RegisteredClient] = {}
+        self.opaque_resources: set[str] = set()  # resources whose tokens are opaque (introspect them)
+        self.opaque_tokens: dict[str, dict[str, Any]] = {}
+        self.revoked: set[str] = set()  # revoked jti values and opaque tokens
+        self.seen_assertions: set[str] = set()  # client assertion jti values (replay check)
         self._server: ThreadingHTTPServer | None = None
         self._issuer = issuer
+        self._address = (host, port)
+        self._tenant_id = tenant_id
+        self._sharepoint = sharepoint
 
     # -- server ----------------------------------------------------------------------------
     @property
@@ -93,10 +118,24 @@ class LocalIssuer:
     def jwks_uri(self) -> str:
         return self.url + "/jwks"
 
+    @property
+    def token_url(self) -> str:
+        return self.url + "/token"
+
+    @property
+    def introspection_url(self) -> str:
+        return self.url + "/introspect"
+
+    @property
+    def metadata_url(self) -> str:
+        """The SharePoint JSON metadata document (``/_layouts/15/metadata/json/1``)."""
+        return self.url + "/_layouts/15/metadata/json/1"
+
     def start(self) -> LocalIssuer:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer(self._address, make_handler(self))
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="s2s-local-issuer", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         name="s2s-local-issuer", daemon=True).start()  # quick to stop
         return self
 
     def stop(self) -> None:
@@ -111,6 +150,7 @@ class LocalIssuer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- keys ------------------------------------------------------------------------------
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.public_jwk() for k in self.keys]}
 
@@ -126,6 +166,20 @@ class LocalIssuer:
             if key.alg == alg:
                 return key
         raise KeyError(f"no key for {alg}; add it with rotate({alg!r})")
+
+    @property
+    def sharepoint(self) -> HighTrustIdentity:
+        """The SharePoint high-trust issuer (certificate, issuer id, realm), made on first use."""
+        if self._sharepoint is None:
+            self._sharepoint = HighTrustIdentity()  # an RSA key: only when SharePoint is used
+        return self._sharepoint
+
+    @property
+    def tenant_id(self) -> str:
+        """The Entra ID tenant (``tid``) of Entra-format tokens minted here."""
+        if self._tenant_id is None:
+            self._tenant_id = str(uuid.uuid4())
+        return self._tenant_id
 
     # -- tokens -----------------------------------------------------------------------------
     def mint(self, claims: Mapping[str, Any] | None = None, *, alg: str = "RS256", ttl: float = 300,
@@ -153,30 +207,66 @@ class LocalIssuer:
         claims = {"client_id": client_id, "sub": user, **({"scope": scopes} if scopes else {})}
         return self.mint({**claims, **kwargs.pop("claims", {})}, **kwargs)
 
+    def issue_opaque(self, claims: Mapping[str, Any], *, ttl: float | None = None) -> str:
+        """A random (opaque) token whose claims only ``/introspect`` reveals."""
+        now = int(self.clock())
+        token = secrets.token_urlsafe(32)
+        self.opaque_tokens[token] = {"iss": self.issuer, "aud": self.audience, "iat": now, "nbf": now,
+                                     "exp": now + int(ttl or self.token_ttl), "jti": uuid.uuid4().hex,
+                                     **claims}
+        return token
 
-def _jwks_route(issuer: LocalIssuer) -> tuple[int, bytes, str]:
-    return 200, json.dumps(issuer.jwks()).encode(), "application/json"
+    def revoke(self, token: str) -> None:
+        """Make ``token`` inactive for introspection and token exchange."""
+        claims = self.verify(token)
+        self.revoked.add(token)
+        if claims is not None and isinstance(claims.get("jti"), str):
+            self.revoked.add(claims["jti"])
 
+    def verify(self, token: str) -> dict[str, Any] | None:
+        """The claims of a live token this issuer issued (JWT or opaque), else ``None``."""
+        claims = self.opaque_tokens.get(token) or self._verify_jwt(token)
+        if claims is None or token in self.revoked or claims.get("jti") in self.revoked:
+            return None
+        exp = claims.get("exp")
+        return claims if isinstance(exp, (int, float)) and exp > self.clock() else None
 
-def _handler(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            path = self.path.split("?", 1)[0]
-            issuer.hits[path] += 1
-            route = issuer.routes.get(path)
-            if issuer.fail_with is not None:
-                status, body, ctype = issuer.fail_with, b"{}", "application/json"
-            elif route is None:
-                status, body, ctype = 404, b'{"error":"not_found"}', "application/json"
-            else:
-                status, body, ctype = route(issuer)
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def _verify_jwt(self, token: str) -> dict[str, Any] | None:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = next(k for k in self.keys if k.kid == kid)
+            claims: dict[str, Any] = jwt.decode(
+                token, key.key.public_key(), algorithms=[key.alg], issuer=self.issuer,
+                options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
+                         "verify_iat": False})
+        except (jwt.PyJWTError, StopIteration):
+            return None
+        return claims
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    def introspect(self, token: str) -> dict[str, Any]:
+        """The RFC 7662 §2.2 answer for ``token``: ``{"active": false}`` unless live."""
+        claims = self.verify(token)
+        if claims is None:
+            return {"active": False}
+        return {"active": True, "token_type": "Bearer",
+                **{name: claims[name] for name in _INTROSPECTED if name in claims}}
 
-    return Handler
+    # -- registration and configuration ------------------------------------------------------
+    def register_client(self, client_id: str, *, secret: str | None = None, public_key: Any = None,
+                        scopes: Iterable[str] | None = None, resources: Iterable[str] | None = None,
+                        opaque: bool = False, public: bool = False) -> RegisteredClient:
+        """Let ``client_id`` use ``/token`` and ``/introspect`` (secret, public key or neither)."""
+        client = RegisteredClient(
+            client_id=client_id, secret=secret, public_key=public_key,
+            scopes=None if scopes is None else frozenset(scopes),
+            resources=None if resources is None else frozenset(resources), opaque=opaque, public=public)
+        self.clients[client_id] = client
+        return client
+
+    def guard_config(self, *, audience: str | Sequence[str] | None = None, **issuer_options: Any) -> dict[str, Any]:
+        """A guard configuration (``Guard.from_config``) that trusts this issuer's JWTs (typ at+jwt)."""
+        audiences = [audience] if isinstance(audience, str) else list(audience or [self.audience])
+        algorithms = sorted(set(self.algorithms) | {k.alg for k in self.keys})
+        issuer = {"name": "local", "issuer": self.issuer, "algorithms": algorithms,
+                  "jwks_uri": self.jwks_uri, "typ": "at+jwt", **issuer_options}
+        return {"audience": audiences, "issuers": [issuer]}
