@@ -104,7 +104,7 @@ def test_certificate_selected_by_thumbprints(private_key: KeyFactory, encoding: 
     keys = KeySet([key, VerificationKey(key=private_key("ES384").public_key(), kid="other")])
     for header in ({"x5t": x5t}, {"x5t#S256": x5t_s256}, {"kid": x5t}):
         assert keys.select(header, family) == [key]
-    for header in ({"x5t": x5t_s256}, {"x5t#S256": x5t}, {"x5t": x5t[:-1] + "A"}):
+    for header in ({"x5t": x5t_s256}, {"x5t#S256": x5t}, {"x5t": x5t[:-1] + ("B" if x5t.endswith("A") else "A")}):
         with pytest.raises(UnknownKey):
             keys.select(header, family)
 
