@@ -1,8 +1,10 @@
-"""The ``s2s-guard`` command (RFC 6750 tooling): ``demo``, ``check`` a token, ``inspect`` a token.
+"""The ``s2s-guard`` command (RFC 6750 tooling): ``demo``, ``check`` and ``inspect`` a token,
+``issuer`` (a local issuer in the foreground) and ``mint`` (a token from it, for curl).
 
-Exit codes: 0 success (accepted, decoded, every demo row matched), 1 refused (token rejected,
-a demo row did not match), 2 bad usage or configuration. A raw token is never printed: not in
-results, not in error messages.
+Exit codes: 0 success (accepted, decoded, every demo row matched, minted, issuer stopped
+cleanly), 1 refused (token rejected, a demo row did not match), 2 bad usage or configuration.
+A raw token is never printed: not in results, not in error messages; ``mint`` alone prints
+the token it made, which is its purpose.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ __all__ = ["build_parser", "main"]
 # Something shaped like a compact JWS: redacted from any message we print.
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9_\-+/=]{4,}\.[A-Za-z0-9_\-+/=]{4,}\.[A-Za-z0-9_\-+/=]*")
 Handler = Callable[[argparse.Namespace], int]
+#: Where ``s2s-guard issuer`` saves its keys and ``s2s-guard mint`` reads them (current directory).
+DEFAULT_STATE = ".s2s-guard-issuer.json"
 
 
 class UsageError(Exception):
@@ -75,6 +79,8 @@ def _check(args: argparse.Namespace) -> int:
     except AuthError as exc:
         _emit({"accepted": False, **exc.to_dict()})
         return 1
+    finally:
+        guard.close()
     _emit({"accepted": True, "principal": principal.to_dict()})
     return 0
 
@@ -89,6 +95,44 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mint(args: argparse.Namespace) -> int:
+    from .cli_issuer import family_table, mint  # imports the testing kit
+
+    if args.list:
+        sys.stdout.write(family_table())
+        return 0
+    if args.family is None:
+        raise UsageError("name a token family; `s2s-guard mint --list` shows them")
+    names = ("client_id", "user", "audience", "host", "ttl")
+    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.scopes:
+        options["scopes"] = " ".join(args.scopes)
+    print(mint(args.family, state_path=args.state, options=options))  # the one place a token is printed
+    return 0
+
+
+def _issuer(args: argparse.Namespace) -> int:
+    from .cli_issuer import run_issuer
+
+    return run_issuer(port=args.port, state_path=args.state, audience=args.audience, out=sys.stdout)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 10 ** 9:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (0: any free port), got {text!r}")
+    return int(text)
+
+
 def _add(sub: argparse._SubParsersAction[_Parser], name: str, handler: Handler,
          help: str) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help)
@@ -97,7 +141,7 @@ def _add(sub: argparse._SubParsersAction[_Parser], name: str, handler: Handler,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: ``demo``, ``check`` and ``inspect`` subcommands."""
+    """The argument parser: ``demo``, ``check``, ``inspect``, ``mint`` and ``issuer`` subcommands."""
     parser = _Parser(prog="s2s-guard", description="Validate and inspect OAuth 2.0 Bearer tokens "
                      "(RFC 6750) the way an s2s_guard-protected API does.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -112,7 +156,36 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = _add(sub, "inspect", _inspect, "decode a token WITHOUT verifying it and flag problems")
     inspect.add_argument("--text", action="store_true", help="human-readable output instead of JSON")
     inspect.add_argument("token", metavar="TOKEN|-", help="the token, or - to read stdin")
+    _add_mint(sub)
+    _add_issuer(sub)
     return parser
+
+
+_STATE_HELP = "the running issuer's state file (default: %(default)s, written by `s2s-guard issuer`)"
+
+
+def _add_mint(sub: argparse._SubParsersAction[_Parser]) -> None:
+    mint = _add(sub, "mint", _mint, "print a token of a chosen family, signed by a running `s2s-guard "
+                "issuer` (for curl)")
+    mint.add_argument("family", nargs="?", metavar="FAMILY", help="token family (see --list)")
+    mint.add_argument("--list", action="store_true", help="list the families and exit")
+    mint.add_argument("--client-id", help="the app (client_id, appid/azp, SharePoint add-in)")
+    mint.add_argument("--user", help="the user of user+app and delegated families")
+    mint.add_argument("--scopes", action="append", metavar="'S1 S2'",
+                      help="space-separated scopes (Entra app-only: roles); repeatable")
+    mint.add_argument("--audience", help="aud (default: the issuer's audience)")
+    mint.add_argument("--host", help="SharePoint host in aud (default: localhost)")
+    mint.add_argument("--ttl", type=_positive, metavar="SECONDS", help="lifetime (default: 300)")
+    mint.add_argument("--state", default=DEFAULT_STATE, metavar="PATH", help=_STATE_HELP)
+
+
+def _add_issuer(sub: argparse._SubParsersAction[_Parser]) -> None:
+    issuer = _add(sub, "issuer", _issuer, "run a local issuer on 127.0.0.1 in the foreground and print "
+                  "a guard configuration for it")
+    issuer.add_argument("--port", type=_port, default=0, help="port to listen on (default: any free one)")
+    issuer.add_argument("--state", default=DEFAULT_STATE, metavar="PATH",
+                        help="where to save its keys for `s2s-guard mint` (default: %(default)s)")
+    issuer.add_argument("--audience", default="api://demo", help="aud of its tokens (default: %(default)s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,4 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main, so the UsageError other modules raise is the one it catches.
+    from s2s_guard.cli import main as _main
+
+    sys.exit(_main())

@@ -54,7 +54,7 @@ def test_help_lists_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert all(verb in out for verb in ("demo", "check", "inspect"))
+    assert all(verb in out for verb in ("demo", "check", "inspect", "mint", "issuer"))
 
 
 # -- check ---------------------------------------------------------------------------------------
