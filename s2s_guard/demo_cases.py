@@ -204,10 +204,8 @@ CASES: tuple[DemoCase, ...] = (
     _case("wrong audience", "app, other aud", "/app-only", 401,
           _bearer(lambda c: _app(c, claims={"aud": "api://billing"})), _INVALID, "wrong audience"),
     _case("bad signature", "app, forged sig", "/app-only", 401, _bearer(_forged), _INVALID, "bad signature"),
-    # With [introspection] configured the guard asks the endpoint about a JWT of unknown iss
-    # (Guard._introspectable), which answers inactive: the generic description, not "unknown issuer".
     _case("unknown issuer", "app, other iss", "/app-only", 401,
-          _bearer(lambda c: _app(c, claims={"iss": "https://rogue.example"})), _INVALID),
+          _bearer(lambda c: _app(c, claims={"iss": "https://rogue.example"})), _INVALID, "unknown issuer"),
     _case("alg none", "app, unsigned", "/app-only", 401, _bearer(_alg_none), _INVALID, "disallowed algorithm"),
     _case("no Authorization header", "(none)", "/app-only", 401, lambda c: None, lacks=("error=",)),
     _case("malformed Authorization header", "'Bearer' alone", "/app-only", 400, lambda c: "Bearer",

@@ -278,8 +278,11 @@ class Guard:
         except AuthError:
             return True  # not a JWT: an opaque token
         iss = payload.get("iss")
-        issuer = (self._issuers.get(iss) or self._template_issuer(iss, payload)) if isinstance(iss, str) else None
-        return issuer is None or issuer.validation == "introspect"
+        if not isinstance(iss, str):
+            return True  # a JWT-shaped token naming no issuer: only the server can tell
+        # A JWT from an unknown issuer keeps its local error: it is not sent to a third party.
+        issuer = self._issuers.get(iss) or self._template_issuer(iss, payload)
+        return issuer is not None and issuer.validation == "introspect"
 
     def _introspected(self, result: IntrospectionResult, sha: str, now: float) -> tuple[Principal, float]:
         """RFC 7662 §2.2: an active result through the issuer's claim checks and profile."""

@@ -351,7 +351,8 @@ def test_routing_local_jwt_vs_introspection(endpoint: Endpoint, http_server: HTT
     endpoint.tokens[remote_jwt] = active()
     assert outcome(guard, remote_jwt).policy == "app-only" and endpoint.calls == 1  # validation="introspect"
     unknown = LocalIssuer(issuer="https://unknown.example", algorithms=("RS256",)).app_token()
-    assert isinstance(outcome(guard, unknown), InvalidToken) and endpoint.calls == 2  # not configured: introspect
+    # Not configured: refused locally as unknown issuer, never sent to the introspection server.
+    assert outcome(guard, unknown).reason == "unknown_issuer" and endpoint.calls == 1
 
 
 def test_without_introspection_opaque_tokens_stay_malformed(http_server: HTTPServer) -> None:
