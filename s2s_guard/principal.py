@@ -16,6 +16,9 @@ __all__ = ["AppPrincipal", "Policy", "Principal", "UserPrincipal", "POLICIES"]
 
 Policy = Literal["app-only", "user+app", "user-only"]
 POLICIES: tuple[Policy, ...] = ("app-only", "user+app", "user-only")
+# Per-request construction without keyword parsing (``_of``): frozen dataclasses set fields this way.
+_new = object.__new__
+_set = object.__setattr__
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +29,16 @@ class AppPrincipal:
     issuer: str
     tenant: str | None = None
     permissions: frozenset[str] = frozenset()
+
+    @classmethod
+    def _of(cls, client_id: str, issuer: str, tenant: str | None, permissions: frozenset[str]) -> AppPrincipal:
+        """``AppPrincipal(client_id=..., ...)`` for the per-request path: same fields, no keywords."""
+        app = _new(cls)
+        _set(app, "client_id", client_id)
+        _set(app, "issuer", issuer)
+        _set(app, "tenant", tenant)
+        _set(app, "permissions", permissions)
+        return app
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +52,19 @@ class UserPrincipal:
     roles: frozenset[str] = frozenset()
     #: Who authenticated the user, when the token says (SharePoint ``nii`` / ``identityprovider``).
     identity_provider: str | None = None
+
+    @classmethod
+    def _of(cls, id: str, issuer: str, tenant: str | None, name: str | None,
+            roles: frozenset[str]) -> UserPrincipal:
+        """``UserPrincipal(id=..., ...)`` for the per-request path (no ``identity_provider``)."""
+        user = _new(cls)
+        _set(user, "id", id)
+        _set(user, "issuer", issuer)
+        _set(user, "tenant", tenant)
+        _set(user, "name", name)
+        _set(user, "roles", roles)
+        _set(user, "identity_provider", None)
+        return user
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -54,6 +80,26 @@ class Principal(BaseUser):
     token_sha256: str = field(default="", repr=False)
     #: The delegation chain, current actor first: RFC 8693 ``act`` objects, or SharePoint's actor token claims.
     actors: tuple[Mapping[str, object], ...] = ()
+
+    @classmethod
+    def _of(cls, app: AppPrincipal | None, user: UserPrincipal | None, scopes: frozenset[str],
+            claims: Mapping[str, object], issuer: str, issuer_name: str, token_sha256: str,
+            actors: tuple[Mapping[str, object], ...]) -> Principal:
+        """``Principal(app=..., ...)`` for the per-request path: every field, no keywords.
+
+        Fields are set one by one (not as a new ``__dict__``), so cached principals keep
+        CPython's compact instance layout.
+        """
+        principal = _new(cls)
+        _set(principal, "app", app)
+        _set(principal, "user", user)
+        _set(principal, "scopes", scopes)
+        _set(principal, "claims", claims)
+        _set(principal, "issuer", issuer)
+        _set(principal, "issuer_name", issuer_name)
+        _set(principal, "token_sha256", token_sha256)
+        _set(principal, "actors", actors)
+        return principal
 
     @property
     def policy(self) -> Policy:

@@ -25,9 +25,9 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 _MAX_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# The fast lane: deleting the base64url alphabet must leave exactly the two dots (one C pass).
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# The fast lane maps base64url to base64 in one pass; "+", "/" and "=" (not base64url) become
+# "!", which strict binascii refuses like every other byte outside the alphabet.
+_TO_STRICT_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = {0: b"", 2: b"==", 3: b"="}
 _CANONICAL_LAST_BYTES = {rem: frozenset(chars.encode()) for rem, chars in
                          {2: "AQgw", 3: "AEIMQUYcgkosw048"}.items()}
@@ -41,6 +41,18 @@ class CompactJWS:
     payload: dict[str, Any]
     signing_input: bytes
     signature: bytes
+
+    @classmethod
+    def _of(cls, header: dict[str, Any], payload: dict[str, Any], signing_input: bytes,
+            signature: bytes) -> CompactJWS:
+        """The constructor for the per-request path: the same fields, without the frozen ``__init__``."""
+        jws = object.__new__(cls)
+        _set = object.__setattr__
+        _set(jws, "header", header)
+        _set(jws, "payload", payload)
+        _set(jws, "signing_input", signing_input)
+        _set(jws, "signature", signature)
+        return jws
 
 
 def b64url_decode(part: str) -> bytes:
@@ -100,49 +112,27 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 #: Built once: json.loads(..., object_pairs_hook=...) would build a decoder per call.
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-_FLAT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-#: The decoder's C scanner: one value from an index, no whitespace skipping, no decoder frames.
-_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _FLAT_DECODER.scan_once  # type: ignore[attr-defined]
-_NAME_END = re.compile(r'"[ \t\n\r]*:')  # RFC 8259 §2: the only whitespace JSON allows
+#: Its C scanner: one value from an index, without ``decode``'s whitespace regexes around it.
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
-def _member_names(text: str) -> int:
-    """How many member names a backslash-free JSON text has (see :func:`_decode`)."""
-    if '" ' in text or '"\t' in text or '"\n' in text or '"\r' in text:
-        return len(_NAME_END.findall(text))  # whitespace after some quote: count precisely
-    return text.count('":')
-
-
-def _flat_object(text: str) -> dict[str, Any] | None:
-    """The fast lane: a single object without escapes needs no Python hook to refuse duplicates.
-
-    Without backslashes no string can contain a quote (nor a surrogate escape), so in valid
-    JSON every ``"`` followed by optional whitespace and ``:`` ends a member name: a single
-    object has no duplicate exactly when it has as many members as such matches. ``None``
-    sends anything else (nesting, escapes, many brackets, duplicates) to the exact decoder.
-    """
-    if "\\" in text or text.count("{") != 1 or text.count("[") >= _MAX_DEPTH or text[:1] != "{":
-        return None
-    try:  # the C scanner straight away; surrounding whitespace or trailing data: exact decoder
+def _decode(text: str) -> Any:
+    """One JSON text: the scanner alone when the text is exactly one value, else ``decode``."""
+    try:
         value, end = _SCAN_ONCE(text, 0)
-    except StopIteration:
-        return None
-    if end == len(text) and type(value) is dict and len(value) == _member_names(text):
-        return value
-    return None
+    except StopIteration:  # nothing at index 0 (whitespace first, or empty): decode says why
+        return _DECODER.decode(text)
+    return value if end == len(text) else _DECODER.decode(text)  # trailing whitespace or data
 
 
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
     """Parse UTF-8 JSON that must be an object; refuse duplicates, NaN, lone surrogates, deep nesting."""
     try:
         text = raw.decode("utf-8")
-        flat = _flat_object(text)
-        if flat is not None:
-            return flat
         # Nesting depth only needs counting when brackets are plentiful (cheap pre-check).
         if text.count("[") + text.count("{") > _MAX_DEPTH and not _depth_ok(text):
             raise ValueError("nested too deeply")
-        value = _DECODER.decode(text)
+        value = _decode(text)
         if "\\u" in text and _has_lone_surrogate(value):
             # RFC 7493 §2.1, RFC 8259 §8.2: "\ud800" escapes a string that UTF-8 cannot carry.
             raise ValueError("unpaired surrogate escape")
@@ -163,14 +153,33 @@ def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def _decode_checked(part: bytes) -> bytes:
-    """:func:`b64url_decode` for a part whose alphabet is already checked (strict binascii)."""
+def _decode_standard(part: bytes) -> bytes:
+    """Decode a part already mapped to the base64 alphabet (see :data:`_TO_STRICT_STANDARD`)."""
     rem = len(part) % 4
     if rem == 1:
         raise MalformedToken("invalid base64url")
     if rem and part[-1] not in _CANONICAL_LAST_BYTES[rem]:
         raise MalformedToken("non-canonical base64url")  # RFC 4648 §3.5: unused bits are zero
-    return binascii.a2b_base64(part.translate(_TO_STANDARD) + _PADDING[rem], strict_mode=True)
+    return binascii.a2b_base64(part + _PADDING[rem], strict_mode=True)  # only the alphabet
+
+
+#: Header segment → parsed header. One issuer's tokens share a few headers, and the segment is
+#: what the signature covers, so a header is decoded and checked once; bounded, cleared when full.
+_HEADERS: dict[bytes, dict[str, Any]] = {}
+_HEADERS_MAX = 256
+_HEADER_CACHED_BYTES = 1024  # headers with certificate chains are rare and big: not kept
+
+
+def _header(h64: bytes) -> dict[str, Any]:
+    """The decoded header of a mapped segment; a copy, so callers may keep or change it."""
+    header = _HEADERS.get(h64)
+    if header is None:
+        header = parse_json_object(_decode_standard(h64), "header")
+        if len(h64) <= _HEADER_CACHED_BYTES:
+            if len(_HEADERS) >= _HEADERS_MAX:
+                _HEADERS.clear()
+            _HEADERS[h64] = header
+    return header.copy()
 
 
 def parse_compact(token: str, max_bytes: int = 16 * 1024) -> CompactJWS:
@@ -178,12 +187,16 @@ def parse_compact(token: str, max_bytes: int = 16 * 1024) -> CompactJWS:
     if len(token) > max_bytes:
         raise TokenTooLarge(f"token of {len(token)} bytes exceeds {max_bytes}")
     raw = token.encode("ascii", "replace")  # non-ASCII becomes "?", outside the alphabet
-    if raw.translate(None, _ALPHABET) != b"..":
-        return _parse_compact_slow(token, max_bytes)  # the precise error, in the usual order
-    h64, p64, s64 = raw.split(b".")
-    header = parse_json_object(_decode_checked(h64), "header")
-    payload = parse_json_object(_decode_checked(p64), "payload")
-    return CompactJWS(header, payload, raw[:len(h64) + 1 + len(p64)], _decode_checked(s64))
+    parts = raw.translate(_TO_STRICT_STANDARD).split(b".")
+    if len(parts) == 3:  # the fast lane: one pass maps the alphabet, strict binascii checks it
+        h64, p64, s64 = parts
+        try:
+            header = _header(h64)
+            payload = parse_json_object(_decode_standard(p64), "payload")
+            return CompactJWS._of(header, payload, raw[:len(h64) + 1 + len(p64)], _decode_standard(s64))
+        except (binascii.Error, MalformedToken):
+            pass  # refused: the long way below says why, in its order and words
+    return _parse_compact_slow(token, max_bytes)
 
 
 def _parse_compact_slow(token: str, max_bytes: int) -> CompactJWS:

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import (BadSignature, DisallowedAlgorithm, InvalidTokenType, MalformedToken,
                       UnknownIssuer, UnsupportedCritical)
 from .jws import CompactJWS
-from .keys import KeySet, verify_signature
+from .keys import KeySet
 
 __all__ = ["check_header", "issuer_of", "verify_jws"]
 
@@ -60,6 +60,6 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str], typ: st
 def verify_jws(jws: CompactJWS, alg: str, keys: KeySet) -> None:
     """Verify the signature with a key the header names; :class:`BadSignature` if none verifies."""
     for key in keys.select(jws.header, alg):
-        if verify_signature(alg, key.key, jws.signing_input, jws.signature):
+        if key.verify(alg, jws.signing_input, jws.signature):
             return
     raise BadSignature("signature does not verify with the selected key")

@@ -12,8 +12,8 @@ import hashlib
 import hmac
 import logging
 from base64 import b64decode, urlsafe_b64encode
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from cryptography import x509
@@ -38,6 +38,8 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 _CURVES = {"ES256": ("secp256r1", 32), "ES384": ("secp384r1", 48), "ES512": ("secp521r1", 66)}
 _MIN_RSA_BITS = 2048
+#: Checks (signing_input, signature) for one key and algorithm; built once, used per request.
+Verifier = Callable[[bytes, bytes], bool]
 
 
 def b64url(data: bytes) -> str:
@@ -54,12 +56,21 @@ class VerificationKey:
     alg: str | None = None
     x5t: str | None = None
     x5t_s256: str | None = None
+    #: alg → prepared :data:`Verifier` (padding and hash objects built once, not per request).
+    _verifiers: dict[str, Verifier] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def accepts(self, alg: str) -> bool:
         """Whether this key may verify ``alg`` (key type, curve, and any pinned ``alg``)."""
         if self.alg is not None and self.alg != alg:
             return False  # RFC 7517 §4.4: the key's alg must match the header's
         return _key_fits(self.key, alg)
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """:func:`verify_signature` with this key, through a verifier prepared on first use."""
+        verifier = self._verifiers.get(alg)
+        if verifier is None:
+            verifier = self._verifiers[alg] = _verifier(alg, self.key)
+        return verifier(signing_input, signature)
 
 
 def _key_fits(key: PublicKey, alg: str) -> bool:
@@ -75,42 +86,68 @@ def _key_fits(key: PublicKey, alg: str) -> bool:
 
 def verify_signature(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
     """Verify one JWS signature with ``cryptography``; ``alg`` comes from configuration."""
-    try:
-        if isinstance(key, bytes):
-            digest = getattr(hashlib, "sha" + alg[2:])
-            return hmac.compare_digest(hmac.new(key, signing_input, digest).digest(), signature)
-        if isinstance(key, rsa.RSAPublicKey):
-            hash_alg = _HASHES[alg[2:]]()
-            pad: padding.AsymmetricPadding = (
-                padding.PKCS1v15() if alg[0] == "R"
-                else padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size))
-            key.verify(signature, signing_input, pad, hash_alg)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            size = _CURVES[alg][1]
-            if len(signature) != 2 * size:
-                return False  # RFC 7518 §3.4: R || S, each exactly the curve size
-            r = int.from_bytes(signature[:size], "big")
-            s = int.from_bytes(signature[size:], "big")
-            if r == 0 or s == 0:
-                return False  # CVE-2022-21449 ("psychic signatures"): r and s must be non-zero
-            key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(_HASHES[alg[2:]]()))
-        else:
-            key.verify(signature, signing_input)
+    return _verifier(alg, key)(signing_input, signature)
+
+
+def _verifier(alg: str, key: PublicKey) -> Verifier:
+    """The signature check for ``alg`` with ``key``, its padding and hash objects made once."""
+    if isinstance(key, bytes):
+        digest = "sha" + alg[2:]
+        return lambda data, sig: hmac.compare_digest(hmac.digest(key, data, digest), sig)
+    if isinstance(key, rsa.RSAPublicKey):
+        hash_alg = _HASHES[alg[2:]]()
+        pad: padding.AsymmetricPadding = (
+            padding.PKCS1v15() if alg[0] == "R"
+            else padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size))
+        return _checked(key.verify, pad, hash_alg)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return _ec_verifier(key, _CURVES[alg][1], ec.ECDSA(_HASHES[alg[2:]]()))
+    return _checked(key.verify)
+
+
+def _checked(verify: Callable[..., None], *params: object) -> Verifier:
+    """``cryptography``'s raising ``verify(signature, data, *params)`` as a yes/no check."""
+    def check(data: bytes, sig: bytes) -> bool:
+        try:
+            verify(sig, data, *params)
+        except (InvalidSignature, ValueError):
+            return False
         return True
-    except (InvalidSignature, ValueError):
-        return False
+    return check
+
+
+def _ec_verifier(key: ec.EllipticCurvePublicKey, size: int, ecdsa: ec.ECDSA) -> Verifier:
+    """RFC 7518 §3.4: a JWS ECDSA signature is R || S, each exactly the curve size."""
+    def check(data: bytes, sig: bytes) -> bool:
+        if len(sig) != 2 * size:
+            return False
+        r = int.from_bytes(sig[:size], "big")
+        s = int.from_bytes(sig[size:], "big")
+        if r == 0 or s == 0:
+            return False  # CVE-2022-21449 ("psychic signatures"): r and s must be non-zero
+        try:
+            key.verify(encode_dss_signature(r, s), data, ecdsa)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+    return check
+
+
+_HS = "(shared secret)"  # a memo tag: for HMAC every secret is a candidate, whatever the header names
 
 
 class KeySet:
     """Verification keys indexed by ``kid`` and certificate thumbprints."""
 
-    __slots__ = ("keys", "_by_kid", "_by_x5t", "_by_x5t_s256")
+    __slots__ = ("keys", "_by_kid", "_by_x5t", "_by_x5t_s256", "_selected")
 
     def __init__(self, keys: Iterable[VerificationKey] = ()) -> None:
         self.keys: tuple[VerificationKey, ...] = tuple(keys)
         self._by_kid: dict[str, list[VerificationKey]] = {}
         self._by_x5t: dict[str, list[VerificationKey]] = {}
         self._by_x5t_s256: dict[str, list[VerificationKey]] = {}
+        #: (alg, identifier kind, value) → usable keys; only known identifiers get here, so bounded.
+        self._selected: dict[tuple[str, str, Any], list[VerificationKey]] = {}
         for key in self.keys:
             for index, ident in ((self._by_kid, key.kid), (self._by_x5t, key.x5t),
                                  (self._by_x5t_s256, key.x5t_s256)):
@@ -126,15 +163,29 @@ class KeySet:
     def select(self, header: Mapping[str, Any], alg: str) -> list[VerificationKey]:
         """Keys that may verify this header's signature; :class:`UnknownKey` when none."""
         if alg.startswith("HS"):
-            candidates = [k for k in self.keys if isinstance(k.key, bytes)]
+            memo: tuple[str, str, Any] = (alg, _HS, None)  # HMAC: every secret is a candidate
         elif "kid" in header:
-            candidates = self._by_kid.get(header["kid"], [])
+            memo = (alg, "kid", header["kid"])
         elif "x5t#S256" in header:
-            candidates = self._by_x5t_s256.get(header["x5t#S256"], [])
+            memo = (alg, "x5t#S256", header["x5t#S256"])
         elif "x5t" in header:
-            candidates = self._by_x5t.get(header["x5t"], [])
+            memo = (alg, "x5t", header["x5t"])
         else:
-            candidates = list(self.keys)  # no identifier: try each key that fits
+            memo = (alg, "", None)  # no identifier: try each key that fits
+        usable = self._selected.get(memo)
+        if usable is None:
+            usable = self._selected[memo] = self._select(memo[1], memo[2], alg)
+        return list(usable)
+
+    def _select(self, name: str, ident: Any, alg: str) -> list[VerificationKey]:
+        """The keys named by ``ident`` that fit ``alg``; only a non-empty answer is remembered."""
+        index = {"kid": self._by_kid, "x5t#S256": self._by_x5t_s256, "x5t": self._by_x5t}.get(name)
+        if index is not None:
+            candidates = index.get(ident, [])
+        elif name == _HS:
+            candidates = [k for k in self.keys if isinstance(k.key, bytes)]
+        else:
+            candidates = list(self.keys)
         usable = [k for k in candidates if k.accepts(alg)]
         if not usable:
             raise UnknownKey("no key matches the token's kid/x5t and algorithm")
