@@ -1,0 +1,46 @@
+"""Telemetry: an audit log line per decision and, optionally, OpenTelemetry metrics and spans.
+
+Configured by ``[telemetry]`` (``audit = true``, ``otel = false``, ``spans = true``) or passed
+as ``Guard(config, telemetry=...)`` (any :class:`Telemetry`, added to the configured ones).
+Importing this package never imports ``opentelemetry``: :class:`OpenTelemetry` is loaded on
+first use. With everything off, a guard is not instrumented at all (no per-request cost).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..config import TelemetryConfig
+from ..errors import ConfigurationError
+from .audit import AUDIT_LOGGER, AuditLog, audit_fields
+from .base import Decision, Fanout, Telemetry
+from .instrument import instrument, note_principal, note_validation
+
+if TYPE_CHECKING:
+    from .otel import OpenTelemetry
+
+__all__ = ["AUDIT_LOGGER", "AuditLog", "Decision", "Fanout", "OpenTelemetry", "Telemetry",
+           "audit_fields", "instrument", "note_principal", "note_validation", "telemetry_for"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenTelemetry":  # imports opentelemetry: only when asked for
+        from .otel import OpenTelemetry
+        return OpenTelemetry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def telemetry_for(config: TelemetryConfig, extra: Telemetry | None = None) -> Telemetry | None:
+    """What a ``[telemetry]`` table (plus an application's own ``extra``) asks for; ``None``: nothing."""
+    members: list[Telemetry] = [AuditLog()] if config.audit else []
+    if config.otel:
+        try:
+            from .otel import OpenTelemetry
+        except ImportError as exc:
+            raise ConfigurationError("telemetry.otel", 'needs: pip install "s2s_guard[otel]"') from exc
+        members.append(OpenTelemetry(spans=config.spans))
+    if extra is not None:
+        members.append(extra)
+    if len(members) > 1:
+        return Fanout(members)
+    return members[0] if members else None
