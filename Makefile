@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz typecheck bench clean redis-server
+.PHONY: demo test fuzz typecheck bench load clean redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,17 @@ redis-server:
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q authlib
 	$(BIN)/python benchmarks/bench.py
+
+# Load and fault scenarios on loopback (a few minutes; report in benchmarks/RESULTS.md). wrk drives
+# the throughput runs when apt can install it, httpx clients otherwise; without redis-server the Redis
+# scenario is skipped, not failed.
+load: $(STAMP) redis-server
+	@command -v wrk >/dev/null 2>&1 || { \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      --no-install-recommends wrk >/dev/null; } \
+	  || echo "wrk could not be installed: load from httpx clients"; }
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 # Property tests with the long hypothesis profile (thousands of examples each, a few minutes).
 fuzz: $(STAMP)

@@ -5,13 +5,19 @@ Results are cached by the token's SHA-256 (never the token): active until
 there is one. Concurrent requests with the same cold token share one call (single flight). An
 endpoint that is down, slow or answers garbage yields an ``error`` result, which the guard
 turns into 503 with ``Retry-After``; for ``outage`` seconds after that no call is attempted.
+At most ``max_in_flight`` calls run at once (per process and event loop): the others wait for a
+slot no longer than the timeout, so a slow endpoint never draws a pile-up of calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
-from typing import Any
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -27,6 +33,9 @@ from .discovery import Discovery
 from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
 from .jwks import KeySource
+
+if TYPE_CHECKING:
+    from ..telemetry import Telemetry
 
 __all__ = ["Introspector"]
 
@@ -45,18 +54,28 @@ def _load_key(config: IntrospectionConfig) -> Any:
 class Introspector:
     """Asks one authorization server whether tokens are active; caches the answers."""
 
+    #: Default bound on the calls in flight at once (per process and event loop).
+    MAX_IN_FLIGHT = 64
+
     def __init__(self, config: IntrospectionConfig, issuer: IssuerConfig, keys: KeySource, *,
                  discovery: Discovery | None = None, shared: SharedCache | None = None,
-                 maxsize: int = 10_000, leeway: float = 60.0, outage: float = 2.0) -> None:
+                 maxsize: int = 10_000, leeway: float = 60.0, outage: float = 2.0,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.config, self.issuer, self.keys = config, issuer, keys
         self.discovery, self.shared, self.leeway, self.outage = discovery, shared, leeway, outage
         self.memory = MemoryCache(maxsize)
         self.transport = Transport()
         self.calls = 0
+        #: Where calls and cache lookups are reported; set by the guard.
+        self.telemetry: Telemetry | None = None
         self._key = _load_key(config)
         self._down_until = float("-inf")
         self._flights: SyncFlights[IntrospectionResult] = SyncFlights()
         self._aflights: AsyncFlights[IntrospectionResult] = AsyncFlights()
+        self.max_in_flight = max_in_flight
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._aslots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
 
     # -- sans-I/O pieces ----------------------------------------------------------------------
     def flow(self, token: str, now: float) -> Flow[HTTPResponse]:
@@ -89,8 +108,14 @@ class Introspector:
 
     def _failure(self, exc: Exception, sha: str, now: float) -> IntrospectionResult:
         log.warning("introspection failed for token sha256 %s: %s", sha[:16], exc)
-        self._down_until = now + self.outage
-        return IntrospectionResult(active=False, error=str(exc) or type(exc).__name__)
+        return self._observed(IntrospectionResult(active=False, error=str(exc) or type(exc).__name__))
+
+    def _observed(self, result: IntrospectionResult) -> IntrospectionResult:
+        """Report one call's result (active, inactive or error) to the guard's telemetry."""
+        if self.telemetry is not None:
+            outcome = "error" if result.error else "active" if result.active else "inactive"
+            self.telemetry.introspection_call(self.issuer.name, outcome)
+        return result
 
     def _remember(self, sha: str, result: IntrospectionResult, now: float) -> float:
         config = self.config
@@ -114,14 +139,45 @@ class Introspector:
             return IntrospectionResult(active=False, error="introspection endpoint recently failed")
         return None
 
+    def _settled(self, result: IntrospectionResult, now: float, started: float) -> IntrospectionResult:
+        """After a failed call, rest the endpoint for ``outage`` seconds from when the failure was
+        seen: a timeout longer than ``outage`` must not use the window up before it opens."""
+        if result.error:
+            self._down_until = now + (time.monotonic() - started) + self.outage
+        return result
+
+    def _busy(self) -> IntrospectionResult:
+        return IntrospectionResult(active=False, error=f"{self.max_in_flight} introspection calls in flight")
+
+    def _loop_slots(self) -> asyncio.Semaphore:
+        """This event loop's slots (an asyncio semaphore belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        slots = self._aslots.get(loop)
+        if slots is None:
+            slots = self._aslots[loop] = asyncio.Semaphore(self.max_in_flight)
+        return slots
+
     # -- blocking driver -----------------------------------------------------------------------
     def introspect(self, token: str, sha: str, now: float) -> IntrospectionResult:
         """The (cached) verdict on ``token`` whose SHA-256 hex is ``sha``."""
         result = self.memory.get(sha, now)
         if result is None and self.shared is not None:
             result = self._cached(sha, self.shared.get_sync("i:" + sha), now)
+        if self.telemetry is not None:
+            self.telemetry.cache_lookup("introspection", result is not None)
         return result or self._unavailable(now) or self._flights.run(
-            sha, lambda: self._call_sync(token, sha, now))
+            sha, lambda: self._bounded_sync(token, sha, now))
+
+    def _bounded_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        """:meth:`_call_sync` in one of ``max_in_flight`` slots, waited for up to the timeout."""
+        started = time.monotonic()
+        if not self._slots.acquire(timeout=self.config.timeout):
+            return self._busy()
+        try:  # a slot freed by a failed call finds the endpoint resting: no second wave
+            return self._unavailable(now + time.monotonic() - started) or self._settled(
+                self._call_sync(token, sha, now), now, started)
+        finally:
+            self._slots.release()
 
     def _call_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
         try:
@@ -131,7 +187,7 @@ class Introspector:
             result = self._verdict(response, jws, keys, now)
         except (ValueError, AuthError) as exc:
             return self._failure(exc, sha, now)
-        ttl = self._remember(sha, result, now)
+        ttl = self._remember(sha, self._observed(result), now)
         if self.shared is not None:
             self.shared.set_sync("i:" + sha, result.to_json(), ttl)
         return result
@@ -142,8 +198,23 @@ class Introspector:
         result = self.memory.get(sha, now)
         if result is None and self.shared is not None:
             result = self._cached(sha, await self.shared.aget("i:" + sha), now)
+        if self.telemetry is not None:
+            self.telemetry.cache_lookup("introspection", result is not None)
         return result or self._unavailable(now) or await self._aflights.run(
-            sha, lambda: self._acall(token, sha, now))
+            sha, lambda: self._abounded(token, sha, now))
+
+    async def _abounded(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        """Async twin of :meth:`_bounded_sync`."""
+        started, slots = time.monotonic(), self._loop_slots()
+        try:
+            await (asyncio.wait_for(slots.acquire(), self.config.timeout) if slots.locked() else slots.acquire())
+        except asyncio.TimeoutError:
+            return self._busy()
+        try:
+            return self._unavailable(now + time.monotonic() - started) or self._settled(
+                await self._acall(token, sha, now), now, started)
+        finally:
+            slots.release()
 
     async def _acall(self, token: str, sha: str, now: float) -> IntrospectionResult:
         try:
@@ -153,7 +224,7 @@ class Introspector:
             result = self._verdict(response, jws, keys, now)
         except (ValueError, AuthError) as exc:
             return self._failure(exc, sha, now)
-        ttl = self._remember(sha, result, now)
+        ttl = self._remember(sha, self._observed(result), now)
         if self.shared is not None:
             await self.shared.aset("i:" + sha, result.to_json(), ttl)
         return result
