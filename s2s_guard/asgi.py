@@ -24,8 +24,10 @@ from .grants import Right
 from .guard import Guard
 from .policy import Requirement, Resource
 from .principal import Policy, Principal
+from .sender import scope_sender
 
-__all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "error_response", "requires"]
+__all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "authenticate_scope", "error_response", "metadata_response",
+           "requires"]
 
 PRINCIPAL_KEY = "s2s_guard.principal"
 GUARD_KEY = "s2s_guard.guard"
@@ -38,6 +40,14 @@ def error_response(exc: AuthError) -> Response:
                     media_type="application/json")
 
 
+def metadata_response(guard: Guard, method: str) -> Response:
+    """RFC 9728 §3: the guard's protected resource metadata document (GET/HEAD; else 405)."""
+    if guard.resource_metadata is None:
+        return Response(b"{}", status_code=404, media_type="application/json")
+    status, headers, body = guard.resource_metadata.respond(method)
+    return Response(body, status_code=status, headers=headers)
+
+
 @functools.lru_cache(maxsize=1024)
 def _credentials(principal: Principal) -> AuthCredentials:
     """Starlette's ``request.auth`` for a warm-path (cached) principal, built once per principal."""
@@ -48,9 +58,22 @@ def _authorization_values(scope: Scope) -> list[str]:
     return [v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"]
 
 
+def _lone_authorization(scope: Scope) -> bytes | None:
+    """The request's one ``Authorization`` value, when no ``access_token`` query parameter
+    competes with it: what the warm path takes (anything else goes the full way)."""
+    query = scope.get("query_string")
+    if query and b"access_token" in query:
+        return None
+    found, count = None, 0
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            found, count = value, count + 1
+    return found if count == 1 else None
+
+
 def _query_tokens(scope: Scope) -> list[str]:
     query = scope.get("query_string", b"")
-    if b"access_token" not in query:  # fast path: almost every request
+    if not query or b"access_token" not in query:  # fast path: almost every request
         return []
     pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
     return [value for name, value in pairs if name == "access_token"]
@@ -65,37 +88,52 @@ class GuardMiddleware:
         self.guard = guard
         self.public_paths = frozenset(public_paths)
         self.requirement = requirement
+        metadata = guard.resource_metadata  # RFC 9728: answered here, before authentication
+        self._metadata_path = None if metadata is None else metadata.path
+        # Per-request work decided once: the guard's public paths, and whether a warm path exists.
+        self._guard_public = guard.is_public if guard.config.public_paths else None
+        self._warm = guard.config.cache.verified
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)  # lifespan and others pass through
             return
         path = scope["path"]
-        if path in self.public_paths or self.guard.is_public(path):
+        if path == self._metadata_path and scope["type"] == "http":
+            await metadata_response(self.guard, scope["method"])(scope, receive, send)
+            return
+        if path in self.public_paths or self._guard_public is not None and self._guard_public(path):
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self.app(scope, receive, send)
             return
         requirement = self.requirement
         if requirement is not None and callable(requirement.resource):
             requirement = requirement.resolve(HTTPConnection(scope))  # resource from the request
-        values = [v for k, v in scope["headers"] if k == b"authorization"]
+        header = _lone_authorization(scope) if self._warm else None
         try:
-            principal = self.guard.lookup(values[0], requirement) if len(values) == 1 \
-                and b"access_token" not in scope.get("query_string", b"") else None  # warm path
+            principal = self.guard.lookup(header, requirement, path) if header is not None else None  # warm path
             if principal is not None:
                 credentials = _credentials(principal)
             else:
-                principal = await self.guard.authenticate(
-                    [v.decode("latin-1") for v in values], requirement, query_tokens=_query_tokens(scope))
+                principal = await authenticate_scope(self.guard, scope, requirement)
                 credentials = AuthCredentials(sorted(principal.scopes))
         except AuthError as exc:
             await _refuse(exc, scope, receive, send)
             return
-        scope["user"] = principal
+        scope["user"] = scope[PRINCIPAL_KEY] = principal
         scope["auth"] = credentials
-        scope[PRINCIPAL_KEY] = principal
         scope[GUARD_KEY] = self.guard
         await self.app(scope, receive, send)
+
+
+async def authenticate_scope(guard: Guard, scope: Scope, requirement: Requirement | None = None) -> Principal:
+    """:meth:`Guard.authenticate` with what an ASGI request carries; the method, URL, ``DPoP``
+    proofs and client certificate only when the guard checks sender-constrained tokens."""
+    values, tokens = _authorization_values(scope), _query_tokens(scope)
+    if not guard.sender_constrained and (requirement is None or requirement.dpop is None):
+        return await guard.authenticate(values, requirement, query_tokens=tokens, path=scope["path"])
+    return await guard.authenticate(values, requirement, query_tokens=tokens, path=scope["path"],
+                                    **scope_sender(scope, guard.config.trusted_proxy))
 
 
 async def _refuse(exc: AuthError, scope: Scope, receive: Receive, send: Send) -> None:
@@ -126,13 +164,18 @@ def _check(conn: HTTPConnection, requirement: Requirement) -> AuthError | None:
 
 
 def requires(*, policy: Policy | None = None, scopes: Iterable[str] | str = (),
-             right: Right | str | None = None, resource: Resource | None = None) -> Callable[[_F], _F]:
+             right: Right | str | None = None, resource: Resource | None = None,
+             actors: Iterable[str] | None = None,
+             max_delegation_depth: int | None = None, dpop: str | None = None) -> Callable[[_F], _F]:
     """Decorate a Starlette endpoint (function or ``HTTPEndpoint`` method) with a requirement.
 
     ``right="Write", resource="/sites/hr"`` (or a callable taking the ``Request``) checks app
-    grants and the user's permission on that resource, per the policy.
+    grants and the user's permission on that resource, per the policy. ``actors`` and
+    ``max_delegation_depth`` restrict which apps may act for a user here (RFC 8693).
+    ``dpop="required"`` accepts only DPoP-proven tokens here (RFC 9449).
     """
-    requirement = Requirement(policy=policy, scopes=scopes, right=right, resource=resource)
+    requirement = Requirement(policy=policy, scopes=scopes, right=right, resource=resource,
+                              actors=actors, max_delegation_depth=max_delegation_depth, dpop=dpop)
 
     def decorator(func: _F) -> _F:
         if inspect.iscoroutinefunction(func):

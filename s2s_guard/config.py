@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigurationError
+from .delegation import DelegationConfig, delegation_from
 from .grants import Grant, parse_right
+from .resource_metadata import ResourceMetadataConfig, resource_metadata_from
 
-__all__ = ["CacheConfig", "GuardConfig", "IntrospectionConfig", "IssuerConfig", "load_config",
-           "SUPPORTED_ALGORITHMS"]
+__all__ = ["CacheConfig", "DPoPConfig", "GuardConfig", "IntrospectionConfig", "IssuerConfig", "load_config",
+           "SUPPORTED_ALGORITHMS", "TelemetryConfig", "TrustedProxyConfig"]
 
 #: Asymmetric algorithms verified with public keys (RFC 7518 §3, RFC 8037).
 ASYMMETRIC_ALGORITHMS = frozenset({
@@ -73,6 +75,13 @@ class IssuerConfig:
     #: SharePoint: the hosts accepted in ``aud = principal_id/host@realm``.
     hosts: tuple[str, ...] = ()
     principal_id: str = "00000003-0000-0ff1-ce00-000000000000"
+    #: The apps allowed to act for users in this issuer's tokens (Entra: delegated and on-behalf-of).
+    actors: tuple[str, ...] | None = None
+    #: Refresh keys in the background once this fraction of their lifetime has passed (1: never).
+    jwks_refresh_ahead: float = 0.8
+    #: RFC 9449 DPoP and RFC 8705 certificate binding for this issuer's tokens: "off", "allowed", "required".
+    dpop: str = "off"
+    mtls: str = "off"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +117,50 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TelemetryConfig:
+    """What the guard reports: an audit log line per decision, OpenTelemetry metrics and spans."""
+
+    #: One JSON line per decision on the ``s2s_guard.audit`` logger, at INFO (never the token).
+    audit: bool = True
+    #: OpenTelemetry metrics (and spans, below) through the global providers; needs the ``otel`` extra.
+    otel: bool = False
+    #: With ``otel``: a ``s2s_guard.authenticate`` span per authentication.
+    spans: bool = True
+
+
+#: Sender-constrained tokens, per issuer and per route: "off" (Bearer only), "allowed", "required".
+BINDING_MODES = ("off", "allowed", "required")
+#: RFC 9449 §7.1 ``algs``: the proof algorithms accepted by default (asymmetric only).
+DPOP_ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DPoPConfig:
+    """RFC 9449 proof checks, for the issuers whose ``dpop`` is "allowed" or "required"."""
+
+    algorithms: tuple[str, ...] = DPOP_ALGORITHMS
+    #: A proof's ``iat`` may be this many seconds from now; its ``jti`` is remembered twice as long.
+    iat_window: float = 60.0
+    #: RFC 9449 §9: demand server nonces (``use_dpop_nonce`` and a ``DPoP-Nonce`` header).
+    nonce: bool = False
+    nonce_lifetime: float = 300.0
+    #: Shared by every worker so each accepts the others' nonces; random per guard when unset.
+    nonce_secret: bytes | None = field(default=None, repr=False)
+    #: Proofs remembered per worker: at least 2 x iat_window x peak DPoP requests per second.
+    replay_cache_size: int = 100_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustedProxyConfig:
+    """Headers set by a reverse proxy in front of this API; none is trusted unless named here."""
+
+    #: The public URL (DPoP ``htu``): "forwarded" (RFC 7239) or "x-forwarded" (X-Forwarded-Proto/Host/Prefix).
+    url_headers: str | None = None
+    #: The client certificate of a TLS-terminating proxy (RFC 9440 ``Client-Cert``), lower case.
+    client_cert_header: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GuardConfig:
     """The whole guard: accepted audiences, clock leeway, exempt paths and issuers."""
 
@@ -122,6 +175,15 @@ class GuardConfig:
     cache: CacheConfig = field(default_factory=CacheConfig)
     #: App rights on resource path prefixes, for tokens that carry no permissions (``[[grants]]``).
     grants: tuple[Grant, ...] = ()
+    #: RFC 9728 protected resource metadata (``[resource_metadata]``), served and named in challenges.
+    resource_metadata: ResourceMetadataConfig | None = None
+    #: RFC 8693 delegation rules for every token (``[delegation]``).
+    delegation: DelegationConfig | None = None
+    #: RFC 9449 proof checks (``[dpop]``) and the proxy headers trusted for URLs and certificates.
+    dpop: DPoPConfig = field(default_factory=DPoPConfig)
+    trusted_proxy: TrustedProxyConfig = field(default_factory=TrustedProxyConfig)
+    #: The audit log and OpenTelemetry (``[telemetry]``).
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
 
     def issuer_by_iss(self) -> dict[str, IssuerConfig]:
         """Map exact ``iss`` strings to their issuer configuration."""
@@ -129,11 +191,12 @@ class GuardConfig:
 
 
 _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_token_bytes",
-             "allow_query_token", "introspection", "cache", "grants"}
+             "allow_query_token", "introspection", "cache", "grants", "resource_metadata",
+             "delegation", "dpop", "trusted_proxy", "telemetry"}
 _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "jwks_file",
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
-                "jwks_stale_if_error"}
+                "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -215,6 +278,12 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         introspection=_introspection_from(raw, issuers),
         cache=_cache_from(raw.get("cache", {})),
         grants=_grants_from(raw.get("grants", [])),
+        resource_metadata=resource_metadata_from(raw, audience=_strings(raw["audience"], "audience"),
+                                                 issuers=issuers),
+        delegation=delegation_from(raw),
+        dpop=_dpop_from(raw.get("dpop", {})),
+        trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
+        telemetry=_telemetry_from(raw.get("telemetry", {})),
     )
 
 
@@ -266,8 +335,19 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
         discovery=_url(raw, "discovery", where),
         jwks_min_age=_number(raw.get("jwks_min_age", 60), where + "jwks_min_age"),
         jwks_stale_if_error=_number(raw.get("jwks_stale_if_error", 86400), where + "jwks_stale_if_error"),
+        actors=_strings(raw["actors"], where + "actors", allow_empty=True) if "actors" in raw else None,
+        jwks_refresh_ahead=_fraction(raw.get("jwks_refresh_ahead", 0.8), where + "jwks_refresh_ahead"),
+        dpop=binding_mode(raw.get("dpop", "off"), where + "dpop"),
+        mtls=binding_mode(raw.get("mtls", "off"), where + "mtls"),
         **_profile_options(raw, where, issuer, profile),
     )
+
+
+def _fraction(value: Any, key: str) -> float:
+    """A share of a lifetime in ``(0, 1]``."""
+    if _number(value, key) == 0 or value > 1:
+        raise ConfigurationError(key, "expected a fraction in (0, 1], e.g. 0.8 (1 turns it off)")
+    return float(value)
 
 
 def _algorithms(value: Any, key: str) -> tuple[str, ...]:
@@ -451,6 +531,16 @@ def _cache_from(block: Any) -> CacheConfig:
         revoked_refresh=_number(block.get("revoked_refresh", 1), where + "revoked_refresh"))
 
 
+_TELEMETRY_KEYS = {"audit", "otel", "spans"}
+
+
+def _telemetry_from(block: Any) -> TelemetryConfig:
+    if not isinstance(block, Mapping):
+        raise ConfigurationError("telemetry", "expected a table")
+    _unknown(block, _TELEMETRY_KEYS, "telemetry.")
+    return TelemetryConfig(**{key: _bool(block, key, "telemetry.") for key in block})
+
+
 # -- profile options: Entra tenants, jwt claim names, RFC 9068 typ, the SharePoint trust registry --
 
 _PROFILE_KEYS = {"tenants", "claims", "require_typ", "issuer_id", "realm", "metadata_url",
@@ -587,3 +677,59 @@ def _grant(raw: Any, where: str) -> Grant:
     return Grant(app=str(_optional_str(raw, "app", where)), resource=resource,
                  right=parse_right(raw["right"], where + "right"),
                  app_only=_bool(raw, "app_only", where), issuer=_optional_str(raw, "issuer", where))
+
+
+# -- sender-constrained tokens: [dpop], [trusted_proxy], and each issuer's dpop / mtls ---------
+
+_DPOP_KEYS = {"algorithms", "iat_window", "nonce", "nonce_lifetime", "nonce_secret_env", "replay_cache_size"}
+_PROXY_KEYS = {"url_headers", "client_cert_header"}
+_URL_HEADERS = ("forwarded", "x-forwarded")
+
+
+def binding_mode(value: Any, key: str) -> str:
+    """ "off", "allowed" or "required" (RFC 9449 ``dpop``, RFC 8705 ``mtls``)."""
+    if value not in BINDING_MODES:
+        raise ConfigurationError(key, f"expected one of {list(BINDING_MODES)}")
+    return str(value)
+
+
+def _dpop_from(block: Any) -> DPoPConfig:
+    where = "dpop."
+    if not isinstance(block, Mapping):
+        raise ConfigurationError("dpop", "expected a table")
+    _unknown(block, _DPOP_KEYS, where)
+    algorithms = _strings(block.get("algorithms", list(DPOP_ALGORITHMS)), where + "algorithms")
+    for alg in algorithms:
+        if alg not in ASYMMETRIC_ALGORITHMS:  # RFC 9449 §4.2: asymmetric only, never none or HS*
+            raise ConfigurationError(where + "algorithms", f"{alg!r}: expected {sorted(ASYMMETRIC_ALGORITHMS)}")
+    size = block.get("replay_cache_size", 100_000)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigurationError(where + "replay_cache_size", "expected an integer >= 1")
+    return DPoPConfig(
+        algorithms=algorithms, nonce=_bool(block, "nonce", where), nonce_secret=_nonce_secret(block),
+        iat_window=_number(block.get("iat_window", 60), where + "iat_window", minimum=1),
+        nonce_lifetime=_number(block.get("nonce_lifetime", 300), where + "nonce_lifetime", minimum=1),
+        replay_cache_size=size)
+
+
+def _nonce_secret(block: Mapping[str, Any]) -> bytes | None:
+    """The HMAC key of server nonces, from the environment variable ``nonce_secret_env`` names."""
+    if "nonce_secret_env" not in block:
+        return None
+    name = block["nonce_secret_env"]
+    value = os.environ.get(name) if isinstance(name, str) else None
+    if not value or len(value.encode()) < 32:
+        raise ConfigurationError("dpop.nonce_secret_env", f"set {name!r} to a secret of at least 32 bytes")
+    return value.encode()
+
+
+def _trusted_proxy_from(block: Any) -> TrustedProxyConfig:
+    where = "trusted_proxy."
+    if not isinstance(block, Mapping):
+        raise ConfigurationError("trusted_proxy", "expected a table")
+    _unknown(block, _PROXY_KEYS, where)
+    url_headers = block.get("url_headers")
+    if url_headers is not None and url_headers not in _URL_HEADERS:
+        raise ConfigurationError(where + "url_headers", f"expected one of {list(_URL_HEADERS)}")
+    header = _optional_str(block, "client_cert_header", where)
+    return TrustedProxyConfig(url_headers=url_headers, client_cert_header=header.lower() if header else None)

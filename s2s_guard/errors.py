@@ -4,6 +4,7 @@
     ├── ConfigurationError            bad configuration, raised at start-up
     └── AuthError                     a request is refused; maps to an HTTP response
         ├── MissingToken              401, no error code (RFC 6750 §3.1)
+        │   └── DPoPRequired          the route or issuer demands DPoP (RFC 9449 §7.1)
         ├── InvalidRequest            400 invalid_request
         ├── InvalidToken              401 invalid_token
         │   ├── MalformedToken
@@ -18,8 +19,12 @@
         │   ├── DisallowedAlgorithm
         │   ├── UnsupportedCritical
         │   ├── InvalidTokenType
-        │   └── InvalidClaim
+        │   ├── InvalidClaim
+        │   └── BindingMismatch       bound to a key or certificate the request does not prove
+        ├── InvalidDPoPProof          401 invalid_dpop_proof (RFC 9449 §7.1)
+        ├── UseDPoPNonce              401 use_dpop_nonce, with a DPoP-Nonce header (RFC 9449 §9)
         ├── InsufficientScope         403 insufficient_scope, with the scope it needs
+        │   └── DelegationNotAllowed  the app may not act for users here (RFC 8693 §4.1)
         └── ServiceUnavailable        503, a key or introspection server is unreachable: fail closed
 
 Descriptions are fixed per class and safe to send to a client; details (kid, claim,
@@ -34,11 +39,15 @@ import re
 __all__ = [
     "AuthError",
     "BadSignature",
+    "BindingMismatch",
     "ConfigurationError",
+    "DPoPRequired",
+    "DelegationNotAllowed",
     "DisallowedAlgorithm",
     "InsufficientScope",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "InvalidTokenType",
@@ -52,6 +61,7 @@ __all__ = [
     "UnknownIssuer",
     "UnknownKey",
     "UnsupportedCritical",
+    "UseDPoPNonce",
 ]
 
 # RFC 6750 §3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E (no '"' or '\').
@@ -81,6 +91,14 @@ class AuthError(Exception):
     description: str | None = "The access token is invalid"
     #: Low-cardinality machine reason, stable for metrics and tests.
     reason: str = "invalid_token"
+    #: RFC 9728 §5.1: the absolute URL of the protected resource metadata; the guard sets it.
+    resource_metadata: str | None = None
+    #: RFC 9449 §7.1, set by the guard where DPoP is accepted: the ``algs`` of the DPoP challenge,
+    #: whether Bearer is accepted too, whether the request used DPoP, and a fresh ``DPoP-Nonce``.
+    dpop_algs: str | None = None
+    bearer_accepted: bool = True
+    dpop_request: bool = False
+    dpop_nonce: str | None = None
 
     def __init__(self, detail: str = "", *, realm: str | None = None, scope: str | None = None,
                  retry_after: int | None = None) -> None:
@@ -102,6 +120,10 @@ class AuthError(Exception):
             params.append(f"error_description={_quote(self.description)}")
         if self.scope is not None:
             params.append(f"scope={_quote(self.scope)}")
+        if self.resource_metadata is not None:
+            params.append(f"resource_metadata={_quote(self.resource_metadata)}")
+        if self.dpop_algs is not None:
+            return _dpop_challenges(self, params)
         return "Bearer " + ", ".join(params) if params else "Bearer"
 
     @property
@@ -113,6 +135,8 @@ class AuthError(Exception):
             headers["WWW-Authenticate"] = challenge
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
+        if self.dpop_nonce is not None:
+            headers["DPoP-Nonce"] = self.dpop_nonce  # RFC 9449 §8.1 / §9
         return headers
 
     def body(self) -> bytes:
@@ -253,6 +277,13 @@ class InsufficientScope(AuthError):
     reason = "insufficient_scope"
 
 
+class DelegationNotAllowed(InsufficientScope):
+    """The token is valid but names a delegation this API or route forbids (RFC 8693 §4.1): 403."""
+
+    description = "The access token's delegation is not allowed for this resource"
+    reason = "delegation_not_allowed"
+
+
 class ServiceUnavailable(AuthError):
     """A key or introspection server cannot be reached: 503, fail closed, never acceptance."""
 
@@ -268,3 +299,54 @@ class ServiceUnavailable(AuthError):
     @property
     def www_authenticate(self) -> str | None:
         return None
+
+
+# -- sender-constrained tokens: RFC 9449 DPoP and RFC 8705 certificate binding -------------------
+
+class BindingMismatch(InvalidToken):
+    """The token is bound (``cnf``) to a key or certificate the request does not prove (RFC 9449 §7.1, RFC 8705 §3)."""
+
+    description = "The access token is bound to a key or certificate this request does not prove"
+    reason = "binding_mismatch"
+
+
+class DPoPRequired(MissingToken):
+    """A DPoP-bound token and its proof are required here; Bearer is not accepted (RFC 9449 §7.1)."""
+
+    description = "A DPoP-bound access token and a DPoP proof are required"
+    reason = "dpop_required"
+
+
+class InvalidDPoPProof(AuthError):
+    """The ``DPoP`` proof is missing, malformed, stale, replayed or for another request (RFC 9449 §4.3)."""
+
+    error = "invalid_dpop_proof"
+    description = "The DPoP proof is invalid"
+    reason = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(AuthError):
+    """The proof lacks the server's current nonce; retry with the ``DPoP-Nonce`` sent (RFC 9449 §9)."""
+
+    error = "use_dpop_nonce"
+    description = "Resource server requires nonce in DPoP proof"
+    reason = "use_dpop_nonce"
+
+
+_ERROR_PARAMS = ("error=", "error_description=", "scope=")
+
+
+def _dpop_challenges(exc: AuthError, params: list[str]) -> str:
+    """RFC 9449 §7.1: a DPoP challenge with ``algs``, after a Bearer one when Bearer is accepted too.
+
+    The error parameters go on the challenge of the scheme the request used (DPoP when only
+    DPoP is accepted); the others (``realm``, ``resource_metadata``) on both.
+    """
+    common = [p for p in params if not p.startswith(_ERROR_PARAMS)]
+    errors = [p for p in params if p.startswith(_ERROR_PARAMS)]
+    on_dpop = exc.dpop_request or not exc.bearer_accepted
+    dpop = "DPoP " + ", ".join([*common, *(errors if on_dpop else []), f"algs={_quote(exc.dpop_algs or '')}"])
+    if not exc.bearer_accepted:
+        return dpop
+    bearer = [*common, *([] if on_dpop else errors)]
+    return ("Bearer " + ", ".join(bearer) if bearer else "Bearer") + ", " + dpop

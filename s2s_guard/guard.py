@@ -11,8 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import GuardConfig, IssuerConfig, load_config
 from .core.bearer import extract_bearer
@@ -24,13 +23,17 @@ from .grants import ConfigGrantStore, GrantStore, UserPermissions
 from .core.flow import retry_after
 from .core.introspection import IntrospectionResult
 from .core.profiles import Profile, introspected_principal, profile_for
+from .binding import SenderConstraints, SenderRequest, uses_dpop
+from .delegation import DelegationPolicy
 from .errors import (AuthError, DisallowedAlgorithm, InvalidToken, ServiceUnavailable, TokenTooLarge, UnknownIssuer)
 from .policy import Requirement
 from .principal import Principal
+from .resource_metadata import ResourceMetadata
 from .sources.cache import shared_cache_for
 from .sources.introspection import Introspector
 from .sources.jwks import KeySource, RemoteJWKS, discovery_for, key_source_for
 from .sources.verified import VerifiedTokens
+from .telemetry import Telemetry, instrument, note_principal, note_validation, telemetry_for
 
 __all__ = ["Guard"]
 
@@ -41,9 +44,8 @@ Authorization = str | Sequence[str] | None
 _BEARER_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A decoded, routed token waiting for its issuer's keys."""
+class _Pending(NamedTuple):
+    """A decoded, routed token waiting for its issuer's keys (a tuple: cheap to build per request)."""
 
     jws: CompactJWS
     issuer: IssuerConfig
@@ -53,6 +55,9 @@ class _Pending:
     iss: str = ""
     #: SharePoint high-trust user+app: the unsecured outer token's claims; ``jws`` is its actor token.
     outer: Mapping[str, Any] | None = None
+
+
+_sha256 = hashlib.sha256  # the warm path's one hash, without a module attribute lookup
 
 
 def token_sha256(token: str) -> str:
@@ -65,7 +70,7 @@ class Guard:
 
     def __init__(self, config: GuardConfig, *, clock: Callable[[], float] = time.time,
                  user_permissions: UserPermissions | None = None,
-                 grant_store: GrantStore | None = None) -> None:
+                 grant_store: GrantStore | None = None, telemetry: Telemetry | None = None) -> None:
         self.config = config
         self.clock = clock
         #: App rights for ``Requirement(right=...)``: ``[[grants]]`` unless the application brings a store.
@@ -88,6 +93,19 @@ class Guard:
         self._introspector = self._make_introspector()
         self._profile_cache: dict[str, Profile] = {}
         self._templates = [i for i in config.issuers if "{tenantid}" in i.issuer]  # Entra multi-tenant
+        #: RFC 9728: the document every adapter serves at its path (``None``: not configured).
+        self.resource_metadata = None if config.resource_metadata is None else ResourceMetadata(
+            config.resource_metadata, now=clock())
+        self._metadata_url = None if self.resource_metadata is None else self.resource_metadata.url
+        self._delegation = DelegationPolicy.for_config(config)  # None: nothing to check
+        #: RFC 9449 DPoP / RFC 8705 mTLS; while an issuer binds tokens, every request takes the full path.
+        self._binding = SenderConstraints(config, self._shared)
+        #: Whether an issuer binds tokens (adapters then pass method, URL, proofs and certificate).
+        self.sender_constrained = self._binding.active
+        #: ``[telemetry]`` plus the application's own; ``None`` leaves this guard uninstrumented.
+        self._telemetry = telemetry_for(config.telemetry, telemetry)
+        if self._telemetry is not None:
+            instrument(self, self._telemetry)  # wraps this instance's authenticate, lookup, authorize
 
     @classmethod
     def from_config(cls, source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig,
@@ -141,6 +159,8 @@ class Guard:
                                   audiences=audiences, leeway=self.config.leeway, now=now)
         principal = profile.principal(claims, issuer=iss, issuer_name=issuer.name,
                                       token_sha256=pending.sha256)
+        if self._delegation is not None:
+            self._delegation.check(principal)  # RFC 8693: global and issuer rules, before caching
         if requirement is not None:
             self._check(requirement, principal)
         return principal
@@ -151,41 +171,59 @@ class Guard:
 
     def _reject(self, exc: AuthError) -> AuthError:
         exc.realm = self.realm
-        log.info("s2s_guard refused: %s %s (%s)", exc.status_code, exc.reason, exc.detail)
+        exc.resource_metadata = self._metadata_url  # RFC 9728 §5.1
+        log.debug("s2s_guard refused: %s %s (%s)", exc.status_code, exc.reason, exc.detail)
         return exc
 
     # -- the two drivers -----------------------------------------------------------------------
 
     async def authenticate(self, authorization: Authorization, requirement: Requirement | None = None,
-                           *, query_tokens: Sequence[str] = ()) -> Principal:
-        """Validate the ``Authorization`` value(s); return the :class:`Principal` or raise :class:`AuthError`."""
+                           *, query_tokens: Sequence[str] = (), dpop_proof: str | Sequence[str] | None = None,
+                           method: str | None = None, url: str | None = None,
+                           client_cert: str | bytes | None = None, path: str = "") -> Principal:
+        """Validate the ``Authorization`` value(s); return the :class:`Principal` or raise :class:`AuthError`.
+
+        ``dpop_proof`` (the ``DPoP`` header values), ``method`` and ``url`` check a DPoP proof
+        (RFC 9449); ``client_cert`` (PEM or DER) a certificate-bound token (RFC 8705).
+        ``path`` (the request path) only labels the decision in the audit log and telemetry.
+        """
         try:
+            if self.sender_constrained or requirement is not None and requirement.dpop is not None:
+                return await self._asender(authorization, requirement, query_tokens,
+                                           SenderRequest.of(dpop_proof, method, url, client_cert))
             plain = self._plain(authorization, query_tokens)
             now = self.clock()
             if self._shared is not None:
                 await self._verified.arefresh(now)
-            principal = self._verified.get(plain[2], now) if plain is not None else None
+            principal = self._verified.get(plain[2], now) if plain is not None and self._warm else None
             if principal is None:  # the warm path ends above: one hash, one lookup
                 token, sha = self._token(authorization, query_tokens, plain)
-                principal = await self._verified.aget(sha, now) or await self._avalidate(token, sha, now)
+                shared = await self._verified.aget(sha, now) if self._shared is not None else None
+                principal = shared or await self._avalidate(token, sha, now)
             return self._accept(principal, requirement)
         except AuthError as exc:
             raise self._reject(exc) from None
 
-    def lookup(self, authorization: bytes, requirement: Requirement | None = None) -> Principal | None:
+    def lookup(self, authorization: bytes, requirement: Requirement | None = None,
+               path: str = "") -> Principal | None:
         """The warm path, for adapters: the principal of a plain ``Bearer <token>`` header value
         already in the verified-token cache (no I/O, no cryptography), revocation and the
-        requirement checked; ``None`` means "call :meth:`authenticate`"."""
-        if not self._warm or authorization[:7] != b"Bearer ":
+        requirement checked; ``None`` means "call :meth:`authenticate`". ``path`` labels telemetry."""
+        warm = self._warm
+        if not warm or authorization[:7] != b"Bearer ":
             return None  # cache off or empty, or not a plain Bearer header: no hashing
         now = self.clock()
         if self._shared is not None and self._verified.refresh_due(now):
             return None  # the revoked set needs a read: the driver does that I/O
-        entry = self._warm.get(hashlib.sha256(authorization[7:]).hexdigest())
+        entry = warm.get(_sha256(authorization[7:]).hexdigest())
         if entry is None or entry[0] <= now:
             return None
         principal: Principal = entry[1]
+        if self.sender_constrained and not self._binding.warm_ok(principal):
+            return None  # a bound token, or an issuer demanding proof: the full path checks it
         if self._verified.revoked or requirement is not None:
+            if requirement is not None and requirement.dpop is not None:
+                return None  # the route demands DPoP: the full path checks it
             try:
                 return self._accept(principal, requirement)
             except AuthError as exc:
@@ -194,20 +232,28 @@ class Guard:
 
     async def _avalidate(self, token: str, sha: str, now: float) -> Principal:
         pending = self._route(token, sha)
+        if self._telemetry is not None:  # a verified-cache miss, routed: the decision names the issuer
+            note_validation(pending.issuer if pending is not None else None)  # None: introspected
         if pending is None:
             result = await self._introspector.aintrospect(token, sha, now)  # type: ignore[union-attr]
             principal, expires = self._introspected(result, sha, now)
         else:
             keys = await self._sources[pending.issuer.issuer].akeys(pending.jws.header, now)
             principal = self._finish(pending, keys, None, now)
-            expires = self._expires_at(principal, now)
-        await self._verified.aput(principal, expires, now)
+            expires = self._expires_at(principal, now) if self._verified.enabled else now
+        if self._verified.enabled:  # with the cache off, no coroutine for a no-op
+            await self._verified.aput(principal, expires, now)
         return principal
 
     def authenticate_sync(self, authorization: Authorization, requirement: Requirement | None = None,
-                          *, query_tokens: Sequence[str] = ()) -> Principal:
+                          *, query_tokens: Sequence[str] = (), dpop_proof: str | Sequence[str] | None = None,
+                          method: str | None = None, url: str | None = None,
+                          client_cert: str | bytes | None = None, path: str = "") -> Principal:
         """Blocking twin of :meth:`authenticate` for WSGI and scripts (no event loop)."""
         try:
+            if self.sender_constrained or requirement is not None and requirement.dpop is not None:
+                return self._sender_sync(authorization, requirement, query_tokens,
+                                         SenderRequest.of(dpop_proof, method, url, client_cert))
             plain = self._plain(authorization, query_tokens)
             now = self.clock()
             self._verified.refresh_sync(now)
@@ -221,6 +267,8 @@ class Guard:
 
     def _validate_sync(self, token: str, sha: str, now: float) -> Principal:
         pending = self._route(token, sha)
+        if self._telemetry is not None:
+            note_validation(pending.issuer if pending is not None else None)  # None: introspected
         if pending is None:
             result = self._introspector.introspect(token, sha, now)  # type: ignore[union-attr]
             principal, expires = self._introspected(result, sha, now)
@@ -230,6 +278,41 @@ class Guard:
             expires = self._expires_at(principal, now)
         self._verified.put_sync(principal, expires, now)
         return principal
+
+    # -- sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS): the full path, both drivers ------
+
+    async def _asender(self, authorization: Authorization, requirement: Requirement | None,
+                       query_tokens: Sequence[str], sender: SenderRequest) -> Principal:
+        headers = [authorization] if isinstance(authorization, str) else list(authorization or ())
+        now, principal = self.clock(), None
+        try:
+            presented = self._binding.present(headers, query_tokens, requirement, sender, now)
+            if self._shared is not None:
+                await self._verified.arefresh(now)
+            principal = (self._verified.get(presented.sha, now) or await self._verified.aget(presented.sha, now)
+                         or await self._avalidate(presented.token, presented.sha, now))
+            self._binding.bind(principal, presented, requirement, sender)
+            await self._binding.arecord(presented, now)  # RFC 9449 §11.1: last, so only used proofs count
+            return self._accept(principal, requirement)
+        except AuthError as exc:
+            raise self._binding.challenge(exc, dpop_request=uses_dpop(headers), principal=principal,
+                                          requirement=requirement, now=now) from None
+
+    def _sender_sync(self, authorization: Authorization, requirement: Requirement | None,
+                     query_tokens: Sequence[str], sender: SenderRequest) -> Principal:
+        headers = [authorization] if isinstance(authorization, str) else list(authorization or ())
+        now, principal = self.clock(), None
+        try:
+            presented = self._binding.present(headers, query_tokens, requirement, sender, now)
+            self._verified.refresh_sync(now)
+            principal = (self._verified.get(presented.sha, now) or self._verified.get_sync(presented.sha, now)
+                         or self._validate_sync(presented.token, presented.sha, now))
+            self._binding.bind(principal, presented, requirement, sender)
+            self._binding.record_sync(presented, now)
+            return self._accept(principal, requirement)
+        except AuthError as exc:
+            raise self._binding.challenge(exc, dpop_request=uses_dpop(headers), principal=principal,
+                                          requirement=requirement, now=now) from None
 
     # -- routing, introspection and the verified-token cache ------------------------------------
 
@@ -300,6 +383,8 @@ class Guard:
         principal = introspected_principal(
             result.claims, profile=self._profile(issuer), audiences=audiences, issuer=issuer.issuer,
             issuer_name=issuer.name, token_sha256=sha, leeway=self.config.leeway, now=now)
+        if self._delegation is not None:
+            self._delegation.check(principal)
         return principal, result.expires_at(now, cache_ttl=introspection.cache_ttl,
                                             negative_ttl=introspection.negative_ttl)
 
@@ -316,6 +401,8 @@ class Guard:
 
     def _accept(self, principal: Principal, requirement: Requirement | None) -> Principal:
         """Checks made on every request, cached or not: the revoked set, then the requirement."""
+        if self._telemetry is not None:
+            note_principal(principal)  # a refusal below is reported with its app, user and policy
         if self._verified.revoked and self._verified.is_revoked(principal):
             raise InvalidToken("token revoked")
         if requirement is not None:
@@ -366,8 +453,13 @@ class Guard:
     def authorize(self, principal: Principal, requirement: Requirement) -> None:
         """Check a requirement against an already authenticated principal (403 on failure)."""
         try:
+            if requirement.dpop is not None:
+                self._binding.authorize_route(principal, requirement.dpop)  # RFC 9449: 401 when unproven
             self._check(requirement, principal)
         except AuthError as exc:
+            if self.sender_constrained or requirement.dpop is not None:
+                self._binding.challenge(exc, dpop_request=self._binding.proven(principal),
+                                        principal=principal, requirement=requirement, now=self.clock())
             raise self._reject(exc) from None
 
     def is_public(self, path: str) -> bool:

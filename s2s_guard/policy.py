@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigurationError, InsufficientScope
+from .delegation import actor_ids, delegation_refusal, max_depth_of
+from .errors import ConfigurationError, DelegationNotAllowed, InsufficientScope
 from .grants import GrantStore, Right, UserPermissions, parse_right
 from .principal import POLICIES, Policy, Principal
 
@@ -37,9 +38,16 @@ class Requirement:
     scopes: tuple[str, ...]
     right: Right | None
     resource: Resource | None
+    #: RFC 8693: the apps allowed to act for a user on this route (``None``: any), and the longest ``act`` chain.
+    actors: frozenset[str] | None
+    max_delegation_depth: int | None
+    #: RFC 9449 DPoP on this route: "allowed" or "required" tighten the issuer's mode (``None``: as the issuer says).
+    dpop: str | None
 
     def __init__(self, *, policy: Policy | None = None, scopes: Iterable[str] = (),
-                 right: Right | str | None = None, resource: Resource | None = None) -> None:
+                 right: Right | str | None = None, resource: Resource | None = None,
+                 actors: Iterable[str] | None = None, max_delegation_depth: int | None = None,
+                 dpop: str | None = None) -> None:
         if policy is not None and policy not in POLICIES:
             raise ConfigurationError("policy", f"expected one of {list(POLICIES)}, got {policy!r}")
         if (right is None) != (resource is None):
@@ -50,6 +58,11 @@ class Requirement:
         object.__setattr__(self, "scopes", scopes)
         object.__setattr__(self, "right", None if right is None else parse_right(right))
         object.__setattr__(self, "resource", resource)
+        object.__setattr__(self, "actors", actor_ids(actors, "actors"))
+        object.__setattr__(self, "max_delegation_depth", max_depth_of(max_delegation_depth, "max_delegation_depth"))
+        if dpop is not None and dpop not in ("off", "allowed", "required"):
+            raise ConfigurationError("dpop", 'expected "off", "allowed" or "required"')
+        object.__setattr__(self, "dpop", None if dpop == "off" else dpop)
 
     def resolve(self, request: Any) -> Requirement:
         """This requirement with a callable ``resource`` computed from ``request`` (adapters call this)."""
@@ -58,7 +71,8 @@ class Requirement:
         resource = self.resource(request)
         if not isinstance(resource, str):
             raise ConfigurationError("resource", "the resource callable must return a path string")
-        return Requirement(policy=self.policy, scopes=self.scopes, right=self.right, resource=resource)
+        return Requirement(policy=self.policy, scopes=self.scopes, right=self.right, resource=resource,
+                           actors=self.actors, max_delegation_depth=self.max_delegation_depth, dpop=self.dpop)
 
     def check(self, principal: Principal, *, grants: GrantStore | None = None,
               user_permissions: UserPermissions | None = None) -> None:
@@ -85,6 +99,10 @@ def check_requirement(requirement: Requirement, principal: Principal, *,
     missing = [s for s in requirement.scopes if s not in principal.scopes]
     if missing:
         raise InsufficientScope(f"missing scopes: {' '.join(missing)}", scope=needed)
+    if requirement.actors is not None or requirement.max_delegation_depth is not None:
+        why = delegation_refusal(principal, requirement.actors, requirement.max_delegation_depth)
+        if why is not None:
+            raise DelegationNotAllowed(why)
     if requirement.right is not None:
         _check_right(requirement, requirement.right, principal, grants, user_permissions)
 

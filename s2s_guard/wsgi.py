@@ -17,9 +17,10 @@ from .errors import AuthError
 from .guard import Guard
 from .policy import Requirement
 from .principal import Principal
+from .sender import environ_sender
 
-__all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "authorization_values", "get_principal",
-           "query_tokens", "send_error"]
+__all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "authenticate_environ", "authorization_values",
+           "get_principal", "query_tokens", "send_error", "send_metadata"]
 
 PRINCIPAL_KEY = "s2s_guard.principal"
 
@@ -47,6 +48,18 @@ def send_error(exc: AuthError, start_response: StartResponse) -> list[bytes]:
     return [body]
 
 
+def send_metadata(guard: Guard, method: str, start_response: StartResponse) -> list[bytes]:
+    """RFC 9728 §3: start the protected resource metadata response and return its body."""
+    if guard.resource_metadata is None:
+        start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", "2")])
+        return [b"{}"]
+    status, headers, body = guard.resource_metadata.respond(method)
+    length = len(guard.resource_metadata.body) if method == "HEAD" else len(body)
+    start_response(f"{status} {HTTPStatus(status).phrase}",
+                   [*headers.items(), ("Content-Length", str(length))])
+    return [body]
+
+
 def get_principal(environ: WSGIEnvironment) -> Principal | None:
     """The principal :class:`GuardMiddleware` authenticated for this request, if any."""
     principal = environ.get(PRINCIPAL_KEY)
@@ -59,6 +72,17 @@ def _path(environ: WSGIEnvironment) -> str:
     return raw.decode("utf-8", "replace") or "/"
 
 
+def authenticate_environ(guard: Guard, environ: WSGIEnvironment, requirement: Requirement | None = None,
+                         *, scheme: str | None = None) -> Principal:
+    """:meth:`Guard.authenticate_sync` with what a WSGI request carries; the method, URL, ``DPoP``
+    proof and client certificate only when the guard checks sender-constrained tokens."""
+    values, tokens = authorization_values(environ), query_tokens(str(environ.get("QUERY_STRING", "")))
+    if not guard.sender_constrained and (requirement is None or requirement.dpop is None):
+        return guard.authenticate_sync(values, requirement, query_tokens=tokens, path=_path(environ))
+    return guard.authenticate_sync(values, requirement, query_tokens=tokens, path=_path(environ),
+                                   **environ_sender(environ, guard.config.trusted_proxy, scheme))
+
+
 class GuardMiddleware:
     """Authenticate every WSGI request except ``public_paths``; deny by default."""
 
@@ -68,16 +92,18 @@ class GuardMiddleware:
         self.guard = guard
         self.public_paths = frozenset(public_paths)
         self.requirement = requirement
+        metadata = guard.resource_metadata  # RFC 9728: answered here, before authentication
+        self._metadata_path = None if metadata is None else metadata.path
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = _path(environ)
+        if path == self._metadata_path:
+            return send_metadata(self.guard, str(environ.get("REQUEST_METHOD", "GET")), start_response)
         if path in self.public_paths or self.guard.is_public(path):
             return self.app(environ, start_response)
         requirement = None if self.requirement is None else bind_requirement(self.requirement, environ)
         try:
-            principal = self.guard.authenticate_sync(
-                authorization_values(environ), requirement,
-                query_tokens=query_tokens(str(environ.get("QUERY_STRING", ""))))
+            principal = authenticate_environ(self.guard, environ, requirement)
         except AuthError as exc:
             return send_error(exc, start_response)
         environ[PRINCIPAL_KEY] = principal

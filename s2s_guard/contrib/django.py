@@ -24,9 +24,11 @@ from ..errors import AuthError, ConfigurationError
 from ..guard import Guard
 from ..policy import Requirement
 from ..principal import Policy, Principal
+from ..sender import SenderKwargs, environ_sender, wanted
 from . import bind_requirement, make_requirement
 
-__all__ = ["GuardMiddleware", "error_response", "get_guard", "get_principal", "requires"]
+__all__ = ["GuardMiddleware", "error_response", "get_guard", "get_principal", "metadata_response",
+           "requires", "resource_metadata", "sender_kwargs"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -55,6 +57,19 @@ def error_response(exc: AuthError) -> HttpResponse:
                         content_type="application/json")
 
 
+def metadata_response(guard: Guard, method: str) -> HttpResponse:
+    """RFC 9728 §3: the guard's protected resource metadata document (GET/HEAD; else 405)."""
+    if guard.resource_metadata is None:
+        return HttpResponse(b"{}", status=404, content_type="application/json")
+    status, headers, body = guard.resource_metadata.respond(method)
+    return HttpResponse(body, status=status, headers=headers)
+
+
+def resource_metadata(request: HttpRequest) -> HttpResponse:
+    """A view for URLconfs without :class:`GuardMiddleware` (e.g. DRF only): the metadata document."""
+    return metadata_response(get_guard(), request.method or "GET")
+
+
 def get_principal(request: HttpRequest) -> Principal | None:
     """The request's principal (``request.principal``), or ``None``."""
     principal = getattr(request, "principal", None)
@@ -67,6 +82,13 @@ def _credentials(request: HttpRequest) -> tuple[list[str], list[str]]:
     tokens = request.GET.getlist("access_token") if "access_token" in request.META.get(
         "QUERY_STRING", "") else []
     return ([] if header is None else [header]), tokens
+
+
+def sender_kwargs(guard: Guard, request: HttpRequest, requirement: Requirement | None = None) -> SenderKwargs:
+    """Method, URL, ``DPoP`` proof and client certificate, when the guard checks bound tokens (RFC 9449, 8705)."""
+    if not wanted(guard, requirement):
+        return {}
+    return environ_sender(request.META, guard.config.trusted_proxy, request.scheme)
 
 
 def _attach(request: HttpRequest, principal: Principal | None) -> None:
@@ -84,6 +106,8 @@ class GuardMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self.guard = get_guard()  # fail at start-up on a bad configuration
+        metadata = self.guard.resource_metadata  # RFC 9728: answered here, before authentication
+        self._metadata_path = None if metadata is None else metadata.path
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
@@ -91,22 +115,28 @@ class GuardMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
+        if request.path_info == self._metadata_path:
+            return metadata_response(self.guard, request.method or "GET")
         principal = None
         if not self.guard.is_public(request.path_info):
             headers, tokens = _credentials(request)
             try:
-                principal = self.guard.authenticate_sync(headers, query_tokens=tokens)
+                principal = self.guard.authenticate_sync(headers, query_tokens=tokens,
+                                                         path=request.path, **sender_kwargs(self.guard, request))
             except AuthError as exc:
                 return error_response(exc)
         _attach(request, principal)
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> Any:
+        if request.path_info == self._metadata_path:
+            return metadata_response(self.guard, request.method or "GET")
         principal = None
         if not self.guard.is_public(request.path_info):
             headers, tokens = _credentials(request)
             try:
-                principal = await self.guard.authenticate(headers, query_tokens=tokens)
+                principal = await self.guard.authenticate(headers, query_tokens=tokens,
+                                                          path=request.path, **sender_kwargs(self.guard, request))
             except AuthError as exc:
                 return error_response(exc)
         _attach(request, principal)
@@ -127,7 +157,8 @@ def _authorize(request: HttpRequest, requirement: Requirement) -> None:
     principal = get_principal(request)
     if principal is None:  # no middleware, or a public path: authenticate here
         headers, tokens = _credentials(request)
-        _attach(request, guard.authenticate_sync(headers, bound, query_tokens=tokens))
+        _attach(request, guard.authenticate_sync(headers, bound, query_tokens=tokens,
+                                                 path=request.path, **sender_kwargs(guard, request, bound)))
     else:
         guard.authorize(principal, bound)
 
@@ -137,7 +168,8 @@ async def _aauthorize(request: HttpRequest, requirement: Requirement) -> None:
     principal = get_principal(request)
     if principal is None:
         headers, tokens = _credentials(request)
-        _attach(request, await guard.authenticate(headers, bound, query_tokens=tokens))
+        _attach(request, await guard.authenticate(headers, bound, query_tokens=tokens,
+                                                  path=request.path, **sender_kwargs(guard, request, bound)))
     else:
         guard.authorize(principal, bound)
 

@@ -29,7 +29,7 @@ from ..guard import Guard
 from ..policy import Requirement
 from ..principal import Policy, Principal
 from . import bind_requirement
-from .django import _credentials, get_guard, get_principal
+from .django import _credentials, get_guard, get_principal, sender_kwargs
 
 __all__ = ["AppOnly", "BearerAuthentication", "BearerError", "HasRight", "HasScopes",
            "UserAndApp", "UserOnly"]
@@ -48,8 +48,10 @@ class BearerError(APIException):
         self.wait = error.retry_after
 
 
-def _is_bearer(header: str) -> bool:
-    return header.strip().partition(" ")[0].lower() == "bearer"
+def _is_ours(header: str, guard: Guard) -> bool:
+    """Bearer, or DPoP (RFC 9449 §7.1) when the guard checks sender-constrained tokens."""
+    scheme = header.strip().partition(" ")[0].lower()
+    return scheme == "bearer" or (scheme == "dpop" and guard.sender_constrained)
 
 
 class BearerAuthentication(BaseAuthentication):
@@ -61,23 +63,31 @@ class BearerAuthentication(BaseAuthentication):
         if principal is not None:
             return principal, principal
         headers, tokens = _credentials(django_request)
-        if not tokens and not (headers and _is_bearer(headers[0])):
+        guard = get_guard()
+        if not tokens and not (headers and _is_ours(headers[0], guard)):
             return None  # another scheme, or none: let other authenticators try
         try:
-            principal = get_guard().authenticate_sync(headers, query_tokens=tokens)
+            principal = guard.authenticate_sync(headers, query_tokens=tokens, path=django_request.path,
+                                                **sender_kwargs(guard, django_request))
         except AuthError as exc:
             raise BearerError(exc) from None
         django_request.principal = principal
         return principal, principal
 
     def authenticate_header(self, request: Request) -> str:
-        """The challenge DRF sends with its own 401s (RFC 6750 §3)."""
-        return f'Bearer realm="{get_guard().realm}"'
+        """The challenge DRF sends with its own 401s (RFC 6750 §3, RFC 9728 §5.1)."""
+        return str(_challenge(get_guard(), MissingToken()).www_authenticate)
+
+
+def _challenge(guard: Guard, error: AuthError) -> AuthError:
+    error.realm = guard.realm
+    if guard.resource_metadata is not None:
+        error.resource_metadata = guard.resource_metadata.url
+    return error
 
 
 def _refuse(guard: Guard, error: AuthError) -> BearerError:
-    error.realm = guard.realm
-    return BearerError(error)
+    return BearerError(_challenge(guard, error))
 
 
 class _RequirementPermission(BasePermission):
@@ -86,8 +96,11 @@ class _RequirementPermission(BasePermission):
     policy: Policy | None = None
 
     def requirement(self, request: Request, view: Any) -> Requirement:
-        # The view's required_scopes count here too, so a policy refusal names them (RFC 6750 §3).
-        return Requirement(policy=self.policy, scopes=getattr(view, "required_scopes", ()))
+        # The view's required_scopes count here too, so a policy refusal names them (RFC 6750 §3);
+        # allowed_actors and max_delegation_depth restrict who may act for a user (RFC 8693).
+        return Requirement(policy=self.policy, scopes=getattr(view, "required_scopes", ()),
+                           actors=getattr(view, "allowed_actors", None),
+                           max_delegation_depth=getattr(view, "max_delegation_depth", None))
 
     def has_permission(self, request: Request, view: Any) -> bool:
         guard = get_guard()

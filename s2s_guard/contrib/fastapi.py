@@ -22,11 +22,12 @@ from starlette.authentication import AuthCredentials
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from ..asgi import PRINCIPAL_KEY, _authorization_values, _query_tokens, error_response
+from ..asgi import PRINCIPAL_KEY, authenticate_scope, error_response
 from ..config import GuardConfig
 from ..errors import AuthError
 from ..guard import Guard
 from ..principal import Policy, Principal
+from ..resource_metadata import ResourceMetadata
 from . import bind_requirement, make_requirement
 
 __all__ = ["BearerHTTPException", "FastAPIGuard", "GuardBearer"]
@@ -52,6 +53,13 @@ async def _render(request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
+def _metadata_endpoint(metadata: ResourceMetadata) -> Callable[[Request], Awaitable[Response]]:
+    async def resource_metadata(request: Request) -> Response:
+        status, headers, body = metadata.respond(request.method)
+        return Response(body, status_code=status, headers=headers)
+    return resource_metadata
+
+
 class GuardBearer(SecurityBase):
     """The OpenAPI ``http``/``bearer`` scheme; as a dependency it authenticates the request."""
 
@@ -66,8 +74,7 @@ class GuardBearer(SecurityBase):
         if isinstance(known, Principal):
             return known  # GuardMiddleware ran first
         try:
-            principal = await self.guard.authenticate(
-                _authorization_values(request.scope), query_tokens=_query_tokens(request.scope))
+            principal = await authenticate_scope(self.guard, request.scope)  # DPoP/mTLS facts when on
         except AuthError as exc:
             raise BearerHTTPException(exc) from None
         request.scope[PRINCIPAL_KEY] = principal
@@ -91,9 +98,14 @@ class FastAPIGuard:
         return cls(Guard.from_config(source), **kwargs)
 
     def init_app(self, app: FastAPI) -> None:
-        """Render refusals as RFC 6750 responses instead of FastAPI's ``{"detail": ...}``."""
+        """Render refusals as RFC 6750 responses instead of FastAPI's ``{"detail": ...}``;
+        serve the RFC 9728 metadata document when configured (a public route, outside OpenAPI)."""
         app.add_exception_handler(BearerHTTPException, _render)
         app.add_exception_handler(AuthError, _render)
+        metadata = self.guard.resource_metadata
+        if metadata is not None:
+            app.add_api_route(metadata.path, _metadata_endpoint(metadata), methods=["GET", "HEAD"],
+                              include_in_schema=False)
 
     def require(self, *, policy: Policy | None = None, scopes: Iterable[str] | str = (),
                 **extra: Any) -> Dependency:

@@ -20,6 +20,7 @@ from ..errors import AuthError, ConfigurationError
 from ..guard import Guard as CoreGuard
 from ..policy import Requirement
 from ..principal import Policy, Principal
+from ..sender import environ_kwargs
 from . import bind_requirement, make_requirement
 
 __all__ = ["Guard", "error_response", "get_principal"]
@@ -35,6 +36,7 @@ class _State:
 
     guard: CoreGuard
     deny_by_default: bool
+    metadata_path: str | None = None  # RFC 9728: public, whatever the method (Werkzeug answers 405)
 
 
 def error_response(exc: AuthError) -> Response:
@@ -62,7 +64,9 @@ def _authorize(guard: CoreGuard, requirement: Requirement | None) -> Principal:
     principal = get_principal()
     if principal is None:
         principal = guard.authenticate_sync(request.headers.getlist("Authorization"), bound,
-                                            query_tokens=request.args.getlist("access_token"))
+                                            query_tokens=request.args.getlist("access_token"),
+                                            path=request.path,
+                                            **environ_kwargs(guard, request.environ, bound))  # RFC 9449/8705
         g.principal = principal
     elif bound is not None:
         guard.authorize(principal, bound)
@@ -72,12 +76,24 @@ def _authorize(guard: CoreGuard, requirement: Requirement | None) -> Principal:
 def _authenticate_request() -> None:
     """``before_request``: deny by default, except public paths and exempt views."""
     state = _state()
-    if not state.deny_by_default or state.guard.is_public(request.path):
+    if not state.deny_by_default or request.path == state.metadata_path or state.guard.is_public(request.path):
         return
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, _EXEMPT_ATTR, False):
         return
     _authorize(state.guard, None)
+
+
+def _resource_metadata() -> Response:
+    """RFC 9728 §3: the protected resource metadata document (Werkzeug answers HEAD and 405)."""
+    metadata = _state().guard.resource_metadata
+    if metadata is None:
+        return Response(b"{}", status=404, mimetype="application/json")
+    status, headers, body = metadata.respond("GET")
+    return Response(body, status=status, headers=headers)
+
+
+setattr(_resource_metadata, _EXEMPT_ATTR, True)
 
 
 class Guard:
@@ -95,9 +111,14 @@ class Guard:
                                                   "or a TOML/JSON path (same schema as s2s_guard.toml)")
         guard = source if isinstance(source, CoreGuard) else CoreGuard.from_config(source)
         deny = app.config.get("S2S_GUARD_DENY_BY_DEFAULT", True)
-        app.extensions[EXTENSION_KEY] = _State(guard=guard, deny_by_default=bool(deny))
+        metadata_path = None if guard.resource_metadata is None else guard.resource_metadata.path
+        app.extensions[EXTENSION_KEY] = _State(guard=guard, deny_by_default=bool(deny),
+                                               metadata_path=metadata_path)
         app.register_error_handler(AuthError, error_response)
         app.before_request(_authenticate_request)
+        if guard.resource_metadata is not None:  # RFC 9728: a public route the guard answers itself
+            app.add_url_rule(guard.resource_metadata.path, "s2s_guard_resource_metadata",
+                             _resource_metadata, methods=["GET"])
 
     @property
     def guard(self) -> CoreGuard:

@@ -6,6 +6,11 @@ for an unknown ``kid`` at most once per ``cooldown``; a sequence number stops an
 fetch from overwriting a newer one; a failed or garbage fetch keeps the last good keys for
 at most ``stale_if_error`` more seconds. With no usable keys the answer is 503 with
 ``Retry-After``: fail closed. The drivers in :mod:`s2s_guard.sources.jwks` do the I/O.
+
+Refetches are conditional (RFC 9110 §13.1.2 ``If-None-Match`` with the last ``ETag``); a 304
+keeps the keys and renews their lifetime (RFC 9111 §4.3.4). Once ``refresh_ahead`` of the
+lifetime has passed (``refresh_at``), :meth:`JWKSState.claim_ahead` grants one background
+refresh per cooldown, so requests keep using the still-fresh keys and never wait for it.
 """
 
 from __future__ import annotations
@@ -46,8 +51,13 @@ class JWKSState:
 
     def __init__(self, *, max_age: float = 600, cooldown: float = 30, min_age: float = 60,
                  stale_if_error: float = 86400,
-                 parse: Callable[[HTTPResponse], KeySet] = parse_jwks) -> None:
+                 parse: Callable[[HTTPResponse], KeySet] = parse_jwks,
+                 refresh_ahead: float = 1.0) -> None:
         self.max_age, self.cooldown = max_age, cooldown
+        self.refresh_ahead = refresh_ahead  # share of the lifetime after which to refresh ahead
+        self.refresh_at = float("inf")  # when a request should start a background refresh
+        self.etag: str | None = None  # RFC 9110 §8.8.3: the validator of ``document``
+        self._lifetime = max_age
         self.parse = parse  # parse_jwks, or parse_metadata for a SharePoint metadata document
         self.min_age, self.stale_if_error = min(min_age, max_age), stale_if_error
         self.keys: KeySet | None = None
@@ -77,10 +87,22 @@ class JWKSState:
             self._issued += 1
             return self._issued
 
+    def claim_ahead(self, now: float) -> int | None:
+        """Refresh-ahead: a fetch's sequence number once fresh keys pass ``refresh_at`` (one per cooldown)."""
+        with self._lock:
+            if (self.keys is None or not self.refresh_at <= now < self.fresh_until
+                    or now - self.attempted_at < self.cooldown):
+                return None  # none yet, not due, already stale (requests fetch), or just tried
+            self.attempted_at = now
+            self._issued += 1
+            return self._issued
+
     def apply(self, seq: int, response: HTTPResponse, now: float) -> None:
-        """Install a fetched document; a failure or garbage keeps the old keys."""
+        """Install a fetched document; a 304 renews the current one; a failure or garbage keeps the old keys."""
+        # RFC 9110 §15.4.5: 304 answers our If-None-Match; the stored document is still current.
+        not_modified = response.status == 304 and self.etag is not None and self.keys is not None
         try:
-            keys: KeySet | None = self.parse(response)
+            keys: KeySet | None = self.keys if not_modified else self.parse(response)
         except (ValueError, UnicodeDecodeError) as exc:
             keys = None
             log.warning("JWKS fetch failed, keeping %s cached keys: %s",
@@ -93,11 +115,19 @@ class JWKSState:
                 self.failed = True
                 return
             age = cache_max_age(response.headers)
-            lifetime = self.max_age if age is None else min(max(age, self.min_age), self.max_age)
+            if age is None:  # RFC 9111 §4.3.4: a 304 without Cache-Control keeps the stored lifetime
+                lifetime = self._lifetime if not_modified else self.max_age
+            else:
+                lifetime = min(max(age, self.min_age), self.max_age)
             self.keys, self.fresh_until, self.failed = keys, now + lifetime, False
-            self.document, self.fetched_at = response.content, now
+            self._lifetime, self.refresh_at = lifetime, now + lifetime * self.refresh_ahead
+            if not not_modified:
+                self.document = response.content
+            self.fetched_at = now
+            self.etag = response.headers.get("etag") or (self.etag if not_modified else None)
 
-    def adopt(self, document: bytes, fetched_at: float, fresh_until: float) -> bool:
+    def adopt(self, document: bytes, fetched_at: float, fresh_until: float,
+              etag: str | None = None) -> bool:
         """Install a document another worker fetched, if it is newer than ours and usable."""
         if fetched_at <= self.fetched_at:
             return False
@@ -107,14 +137,16 @@ class JWKSState:
             return False
         with self._lock:
             self.keys, self.fresh_until, self.failed = keys, fresh_until, False
-            self.document, self.fetched_at = document, fetched_at
+            self.document, self.fetched_at, self.etag = document, fetched_at, etag
+            self._lifetime = max(0.0, fresh_until - fetched_at)
+            self.refresh_at = fetched_at + self._lifetime * self.refresh_ahead
         return True
 
     def record(self, now: float) -> bytes | None:
         """The shared-cache record of a document fetched at ``now`` (``None`` if none was)."""
         if self.document is None or self.fetched_at != now:
             return None
-        return json.dumps({"fetched_at": now, "fresh_until": self.fresh_until,
+        return json.dumps({"fetched_at": now, "fresh_until": self.fresh_until, "etag": self.etag,
                            "jwks": self.document.decode("utf-8", "replace")}).encode()
 
     def current(self, header: Mapping[str, Any], now: float) -> KeySet:
@@ -131,6 +163,8 @@ class JWKSState:
         return keys
 
     def request(self, uri: str, timeout: float) -> HTTPRequest:
-        """The GET for the document, with the timeout every request must have."""
-        return HTTPRequest("GET", uri, {"Accept": "application/jwk-set+json, application/json"},
-                           timeout=timeout, max_bytes=_MAX_JWKS_BYTES)
+        """The GET for the document, conditional on the last ``ETag``, with the timeout every request must have."""
+        headers = {"Accept": "application/jwk-set+json, application/json"}
+        if self.etag is not None and self.keys is not None:
+            headers["If-None-Match"] = self.etag  # RFC 9110 §13.1.2
+        return HTTPRequest("GET", uri, headers, timeout=timeout, max_bytes=_MAX_JWKS_BYTES)

@@ -44,6 +44,11 @@ class SharedCache(Protocol):
 
     async def aset(self, key: str, value: bytes, ttl: float) -> None: ...
 
+    def add_sync(self, key: str, value: bytes, ttl: float) -> bool | None:
+        """Set ``key`` only if absent (atomic): ``True`` if set, ``False`` if present, ``None`` on an outage."""
+
+    async def aadd(self, key: str, value: bytes, ttl: float) -> bool | None: ...
+
     def revoke_sync(self, value: str) -> None: ...
 
     async def arevoke(self, value: str) -> None: ...
@@ -110,6 +115,17 @@ class MemoryCache:
         with self._lock:
             self._store.pop(key, None)
             self._index.pop(key, None)
+
+    def add(self, key: str, value: Any, expires_at: float, now: float) -> bool:
+        """Set ``key`` unless a live entry holds it (atomic); ``True`` when it was set."""
+        entry = (expires_at, value)
+        with self._lock:
+            held = self._index.get(key)
+            if held is not None and held[0] > now:
+                return False
+            self._store[key] = entry
+            self._index[key] = entry
+            return True
 
     def keys(self) -> list[str]:
         """The keys held (token hashes), for inspection."""

@@ -43,17 +43,32 @@ class SyncFlights(Generic[T]):
             leader = call is None
             if call is None:
                 call = self._calls[key] = _Call()
-        if not leader:
+        if leader:
+            self._lead(key, call, fn)
+        else:
             call.done.wait()
-            if call.error is not None:
-                raise call.error
-            return call.result  # type: ignore[return-value]
+        if call.error is not None:
+            raise call.error
+        return call.result  # type: ignore[return-value]
+
+    def start(self, key: str, fn: Callable[[], T]) -> bool:
+        """Run ``fn`` in a daemon thread unless a call for ``key`` is in flight; callers may join it.
+
+        The call is registered before this returns, so a caller arriving next waits for it.
+        """
+        with self._lock:
+            if key in self._calls:
+                return False
+            call = self._calls[key] = _Call()
+        threading.Thread(target=self._lead, args=(key, call, fn), daemon=True,
+                         name=f"s2s_guard-{key}").start()
+        return True
+
+    def _lead(self, key: str, call: _Call[T], fn: Callable[[], T]) -> None:
         try:
             call.result = fn()
-            return call.result
-        except BaseException as exc:
+        except BaseException as exc:  # handed to every caller of run(); a background call keeps it
             call.error = exc
-            raise
         finally:
             with self._lock:
                 del self._calls[key]
@@ -77,13 +92,17 @@ class AsyncFlights(Generic[T]):
         return key in self._tasks
 
     async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        return await asyncio.shield(self.start(key, fn))
+
+    def start(self, key: str, fn: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        """The task for ``key`` on this loop, created now (in the background) unless one is in flight."""
         loop = asyncio.get_running_loop()
         task = self._tasks.get(key)
         if task is None or task.get_loop() is not loop:
             task = loop.create_task(self._tracked(key, fn))
             task.add_done_callback(_consume)
             self._tasks[key] = task
-        return await asyncio.shield(task)
+        return task
 
     async def _tracked(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         try:

@@ -7,6 +7,9 @@ without I/O; a refetch happens when the keys are stale (``Cache-Control: max-age
 requests carry it; one fetch in flight (single flight); a failed or garbage fetch keeps the
 last good keys for at most ``stale_if_error`` more seconds. With no usable keys the answer is
 503 with ``Retry-After``: fail closed, never 500. With Redis, workers share fetched documents.
+Refetches send ``If-None-Match`` (a 304 renews the keys); once ``refresh_ahead`` of the keys'
+lifetime has passed, the request that notices starts one background refresh (a task on its
+event loop, or a daemon thread for the sync driver) and goes on with the still-fresh keys.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import IssuerConfig
 from ..core.flow import Flow, HTTPResponse
@@ -28,6 +31,9 @@ from .cache import SharedCache
 from .discovery import Discovery
 from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
+
+if TYPE_CHECKING:
+    from ..telemetry import Telemetry
 
 __all__ = ["JWKSState", "KeySource", "RemoteJWKS", "StaticKeys", "key_source_for", "parse_jwks"]
 
@@ -61,7 +67,8 @@ class RemoteJWKS:
     def __init__(self, uri: str | None, *, max_age: float = 600, cooldown: float = 30,
                  timeout: float = 5, static: KeySet | None = None, min_age: float = 60,
                  stale_if_error: float = 86400, discovery: Discovery | None = None,
-                 parse: Callable[[HTTPResponse], KeySet] = parse_jwks) -> None:
+                 parse: Callable[[HTTPResponse], KeySet] = parse_jwks,
+                 refresh_ahead: float = 0.8) -> None:
         if uri is None and discovery is None:
             raise ConfigurationError("jwks_uri", "RemoteJWKS needs a jwks_uri or discovery")
         self.uri = uri
@@ -69,7 +76,7 @@ class RemoteJWKS:
         self.timeout = timeout
         self.static = static or KeySet()
         self.state = JWKSState(max_age=max_age, cooldown=cooldown, min_age=min_age,
-                               stale_if_error=stale_if_error, parse=parse)
+                               stale_if_error=stale_if_error, parse=parse, refresh_ahead=refresh_ahead)
         self.fetches = 0
         self.transport = Transport()
         self._flights: SyncFlights[None] = SyncFlights()
@@ -77,26 +84,35 @@ class RemoteJWKS:
         self._combined: tuple[KeySet | None, KeySet] = (None, self.static)
         #: The shared layer (Redis) where workers exchange fetched documents; set by the guard.
         self.shared: SharedCache | None = None
+        #: Where fetch results and stale serves are reported, under ``issuer_name``; set by the guard.
+        self.telemetry: Telemetry | None = None
+        self.issuer_name = ""
         origin = uri or (discovery.url if discovery is not None else "")
         self._shared_key = "j:" + hashlib.sha256(origin.encode()).hexdigest()
 
-    def flow(self, header: Mapping[str, Any], now: float) -> Flow[None]:
-        """Resolve the URI (discovery), claim the fetch, and apply the response."""
+    def flow(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> Flow[None]:
+        """Resolve the URI (discovery), claim the fetch (unless ``seq`` was claimed ahead), apply the response."""
         uri = self.uri
         if uri is None and self.discovery is not None:
             metadata = yield from self.discovery.flow(now)
             uri = metadata.jwks_uri if metadata is not None else None
-        seq = self.state.claim(header, now) if uri is not None else None
+        if seq is None and uri is not None:
+            seq = self.state.claim(header, now)
         if uri is None or seq is None:
             return
         self.fetches += 1
         response = yield self.state.request(uri, self.timeout)
         self.state.apply(seq, response, now)
+        if self.telemetry is not None:
+            result = "error" if self.state.failed else "not_modified" if response.status == 304 else "ok"
+            self.telemetry.jwks_refresh(self.issuer_name, result)
 
     def _result(self, header: Mapping[str, Any], now: float) -> KeySet:
         if self.static and self.static.has_identifier(header):
             return self.static
         current = self.state.current(header, now)
+        if self.telemetry is not None and now >= self.state.fresh_until:
+            self.telemetry.stale_keys(self.issuer_name)  # past max-age: the refresh failed or cools down
         if not self.static:
             return current
         if self._combined[0] is not current:
@@ -116,26 +132,28 @@ class RemoteJWKS:
         """Whether a newer shared document makes the HTTP fetch unnecessary."""
         try:
             doc = json.loads(raw) if raw is not None else None
+            etag = doc.get("etag") if doc is not None else None
             if doc is None or not self.state.adopt(str(doc["jwks"]).encode(), float(doc["fetched_at"]),
-                                                   float(doc["fresh_until"])):
+                                                   float(doc["fresh_until"]),
+                                                   etag if isinstance(etag, str) else None):
                 return False
         except (ValueError, KeyError, TypeError):
             return False
         keys = self.state.keys
         return keys is not None and now < self.state.fresh_until and keys.has_identifier(header)
 
-    def _refresh_sync(self, header: Mapping[str, Any], now: float) -> None:
+    def _refresh_sync(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> None:
         if self.shared is not None and self._adopted(self.shared.get_sync(self._shared_key), header, now):
             return
-        drive_sync(self.flow(header, now), self.transport)
+        drive_sync(self.flow(header, now, seq), self.transport)
         record = self.state.record(now)
         if self.shared is not None and record is not None:
             self.shared.set_sync(self._shared_key, record, self.state.fresh_until - now)
 
-    async def _arefresh(self, header: Mapping[str, Any], now: float) -> None:
+    async def _arefresh(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> None:
         if self.shared is not None and self._adopted(await self.shared.aget(self._shared_key), header, now):
             return
-        await adrive(self.flow(header, now), self.transport)
+        await adrive(self.flow(header, now, seq), self.transport)
         record = self.state.record(now)
         if self.shared is not None and record is not None:
             await self.shared.aset(self._shared_key, record, self.state.fresh_until - now)
@@ -143,11 +161,19 @@ class RemoteJWKS:
     def keys_sync(self, header: Mapping[str, Any], now: float) -> KeySet:
         if self._must_wait(header, now, self._flights.busy("jwks")):
             self._flights.run("jwks", lambda: self._refresh_sync(header, now))
+        elif now >= self.state.refresh_at:  # refresh ahead, in a daemon thread: nobody waits
+            seq = self.state.claim_ahead(now)
+            if seq is not None:
+                self._flights.start("jwks", lambda: self._refresh_sync(header, now, seq))
         return self._result(header, now)
 
     async def akeys(self, header: Mapping[str, Any], now: float) -> KeySet:
         if self._must_wait(header, now, self._aflights.busy("jwks")):  # single flight: one fetch for N waiters
             await self._aflights.run("jwks", lambda: self._arefresh(header, now))
+        elif now >= self.state.refresh_at:  # refresh ahead, as a task on this loop: nobody waits
+            seq = self.state.claim_ahead(now)
+            if seq is not None:
+                self._aflights.start("jwks", lambda: self._arefresh(header, now, seq))
         return self._result(header, now)
 
     def close(self) -> None:
@@ -192,10 +218,12 @@ def key_source_for(issuer: IssuerConfig, where: str = "", *,
     if issuer.metadata_url is not None:  # SharePoint JSON metadata document: x509 certificates
         return RemoteJWKS(issuer.metadata_url, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
                           timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
-                          stale_if_error=issuer.jwks_stale_if_error, parse=parse_metadata)
+                          stale_if_error=issuer.jwks_stale_if_error, parse=parse_metadata,
+                          refresh_ahead=issuer.jwks_refresh_ahead)
     discovery = discovery or discovery_for(issuer)
     if issuer.jwks_uri is None and discovery is None:
         return StaticKeys(static)
     return RemoteJWKS(issuer.jwks_uri, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
                       timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
-                      stale_if_error=issuer.jwks_stale_if_error, discovery=discovery)
+                      stale_if_error=issuer.jwks_stale_if_error, discovery=discovery,
+                      refresh_ahead=issuer.jwks_refresh_ahead)

@@ -86,6 +86,25 @@ class RedisCache:
             except _ERRORS as exc:
                 self._failed(exc)
 
+    def add_sync(self, key: str, value: bytes, ttl: float) -> bool | None:
+        """SET NX: ``True`` if set, ``False`` if the key exists, ``None`` when Redis is unavailable."""
+        if not self._up():
+            return None
+        try:
+            return bool(self._sync.set(self.prefix + key, value, px=max(1, int(ttl * 1000)), nx=True))
+        except _ERRORS as exc:
+            self._failed(exc)
+            return None
+
+    async def aadd(self, key: str, value: bytes, ttl: float) -> bool | None:
+        if not self._up():
+            return None
+        try:
+            return bool(await self._aclient().set(self.prefix + key, value, px=max(1, int(ttl * 1000)), nx=True))
+        except _ERRORS as exc:
+            self._failed(exc)
+            return None
+
     # -- the revoked set --------------------------------------------------------------------
     def revoke_sync(self, value: str) -> None:
         try:

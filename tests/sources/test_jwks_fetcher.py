@@ -197,7 +197,8 @@ def test_cache_control_max_age_within_bounds(jwks_server: HTTPServer, idp: Local
     body = json.dumps(idp.jwks()).encode()
     headers = {"Content-Type": "application/json", **({"Cache-Control": cache_control} if cache_control else {})}
     jwks_server.routes["/jwks"] = lambda _r: (200, headers, body)
-    guard = make_guard(jwks_server, clock)  # bounds: jwks_min_age 60, jwks_max_age 600
+    # bounds: jwks_min_age 60, jwks_max_age 600; refresh-ahead off, since this times the refetch
+    guard = make_guard(jwks_server, clock, jwks_refresh_ahead=1)
     token = idp.app_token(ttl=7200)
     outcome(guard, token)
     clock.now += fresh_for - 1

@@ -15,7 +15,7 @@ from ..claims import check_claims
 from ...errors import DisallowedAlgorithm, InvalidClaim
 from ...principal import Principal
 
-__all__ = ["BaseProfile", "Profile", "actors_of"]
+__all__ = ["BaseProfile", "Profile", "actors_of", "check_may_act"]
 
 
 class Profile(Protocol):
@@ -96,6 +96,21 @@ def actors_of(claims: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
         chain.append({k: v for k, v in act.items() if k != "act"})
         act = act.get("act")
     return tuple(chain)
+
+
+def check_may_act(claims: Mapping[str, Any], actors: tuple[Mapping[str, Any], ...], issuer: str) -> None:
+    """RFC 8693 §4.4: a token carrying ``act`` and ``may_act`` must name, as its current actor, the
+    party ``may_act`` authorizes (each member equal; an actor without ``iss`` has the token's)."""
+    may_act = claims.get("may_act")
+    if may_act is None:
+        return
+    if not isinstance(may_act, Mapping) or not may_act:
+        raise InvalidClaim("may_act is not a non-empty JSON object")
+    if not actors:
+        return  # not exchanged yet: may_act speaks to a future token exchange, not to us
+    current = {"iss": issuer, **actors[0]}
+    if any(current.get(name) != value for name, value in may_act.items()):
+        raise InvalidClaim("the current actor is not the party may_act authorizes")
 
 
 def actor_client_id(actor: Mapping[str, Any]) -> str:

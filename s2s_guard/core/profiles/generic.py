@@ -16,11 +16,12 @@ from typing import Any
 from ...config import IssuerConfig
 from ...errors import InvalidClaim
 from ...principal import AppPrincipal, Principal, UserPrincipal
-from .base import BaseProfile, actor_client_id, actors_of
+from .base import BaseProfile, actor_client_id, actors_of, check_may_act
 
 __all__ = ["GenericJWTProfile", "scopes_of", "string_list"]
 
 _CLIENT_CLAIMS = ("client_id", "azp", "appid")
+_NAME_CLAIMS = ("preferred_username", "username", "name")
 
 
 def scopes_of(claims: Mapping[str, Any], name: str | None = None) -> frozenset[str]:
@@ -69,22 +70,22 @@ class GenericJWTProfile(BaseProfile):
 
     def principal(self, claims: Mapping[str, Any], *, issuer: str, issuer_name: str,
                   token_sha256: str) -> Principal:
-        actors = actors_of(claims)
         # RFC 8693 §4.1: with act, the current actor is the app and the subject is the user.
+        actors = actors_of(claims) if "act" in claims else ()
+        if "may_act" in claims:
+            check_may_act(claims, actors, issuer)  # RFC 8693 §4.4: act and may_act must agree
         client_id = actor_client_id(actors[0]) if actors else _string(claims, self.app_claims)
         subject = _string(claims, self.user_claims)
         if actors and subject is None:
             raise InvalidClaim("a delegated (act) token needs a subject")
-        tenant = claims.get("tid") if isinstance(claims.get("tid"), str) else None
+        tid = claims.get("tid")
+        tenant = tid if isinstance(tid, str) else None
         scopes = scopes_of(claims, self.scopes_claim)
-        app = None if client_id is None else AppPrincipal(
-            client_id=client_id, issuer=issuer, tenant=tenant, permissions=scopes)
+        app = None if client_id is None else AppPrincipal._of(client_id, issuer, tenant, scopes)
         user = None
         if subject is not None and (actors or subject != client_id):  # RFC 9068 §2.2: sub == client_id is app-only
-            name = _string(claims, ("preferred_username", "username", "name"))
-            user = UserPrincipal(id=subject, issuer=issuer, tenant=tenant, name=name,
-                                 roles=string_list(claims, "roles"))
+            name = _string(claims, _NAME_CLAIMS)
+            user = UserPrincipal._of(subject, issuer, tenant, name, string_list(claims, "roles"))
         if app is None and user is None:
             raise InvalidClaim("token names neither a client nor a subject")
-        return Principal(app=app, user=user, scopes=scopes, claims=claims, issuer=issuer,
-                         issuer_name=issuer_name, token_sha256=token_sha256, actors=actors)
+        return Principal._of(app, user, scopes, claims, issuer, issuer_name, token_sha256, actors)
