@@ -28,10 +28,12 @@ from .asgi import GuardMiddleware, requires
 from .client import TokenError
 from .demo_cases import (AUDIENCE, CASES, GRANTS, MIDDLE_TIER, ROUTES, SHAREPOINT_HOST, CaseResult,
                          DemoCase, DemoContext, DemoRoute, user_permissions)
+from .demo_cases import SCOPE, dpop_issuer
 from .demo_table import render
 from .guard import Guard
 from .principal import Principal
 from .testing import LocalIssuer, generate_key, trust_config
+from .testing.dpop import DPoPAuth, DPoPKey, bound_token
 
 __all__ = ["AUDIENCE", "CASES", "ROUTES", "CaseResult", "DemoCase", "DemoContext", "DemoRoute",
            "demo_app", "demo_config", "demo_context", "render", "run_cases", "run_demo", "serve"]
@@ -41,14 +43,20 @@ def demo_context(issuer: LocalIssuer, token_client: httpx.Client) -> DemoContext
     """Register the demo's clients at ``issuer`` and gather what the rows need."""
     secret = secrets.token_urlsafe(16)
     issuer.register_client(MIDDLE_TIER, secret=secret)  # exchanges user tokens (RFC 8693)
+    key = DPoPKey()
+    token = bound_token(issuer, key, scopes=SCOPE, claims={"iss": dpop_issuer(issuer)})
     return DemoContext(issuer=issuer, foreign_key=generate_key("ES256", kid="foreign"),
-                       token_client=token_client, secrets={MIDDLE_TIER: secret})
+                       token_client=token_client, secrets={MIDDLE_TIER: secret},
+                       dpop=DPoPAuth(token, key))
 
 
 def demo_config(ctx: DemoContext, routes: Sequence[DemoRoute] = ROUTES) -> dict[str, Any]:
     """The guard configuration: every family of the issuer, public routes, the add-in's grants."""
-    return trust_config(ctx.issuer, host=SHAREPOINT_HOST, grants=list(GRANTS),
-                        public_paths=[r.path for r in routes if r.policy is None])
+    config = trust_config(ctx.issuer, host=SHAREPOINT_HOST, grants=list(GRANTS),
+                          public_paths=[r.path for r in routes if r.policy is None])
+    dpop = {**config["issuers"][0], "name": "local-dpop", "issuer": dpop_issuer(ctx.issuer),
+            "dpop": "allowed"}
+    return {**config, "issuers": [*config["issuers"], dpop], "dpop": {"algorithms": ["ES256"]}}
 
 
 def _endpoint(route: DemoRoute) -> Callable[[Request], Awaitable[Response]]:

@@ -20,6 +20,7 @@ from .core.keys import b64url
 from .grants import Right, covers
 from .principal import Policy, UserPrincipal
 from .testing import LocalIssuer, SigningKey, mint_token
+from .testing.dpop import DPoPAuth
 
 __all__ = ["ADD_IN", "AUDIENCE", "CASES", "GRANTS", "ROUTES", "SCOPE", "SHAREPOINT_HOST", "CaseResult",
            "Credentials", "DemoCase", "DemoContext", "DemoRoute", "user_permissions"]
@@ -82,6 +83,7 @@ class DemoContext:
     foreign_key: SigningKey
     token_client: httpx.Client  # for the caller-side auth classes' requests to the issuer's /token
     secrets: dict[str, str]  # client_id -> secret registered at the issuer
+    dpop: DPoPAuth  # a DPoP-bound token and its client's key (RFC 9449)
 
 
 #: An ``Authorization`` value, an ``httpx.Auth`` that obtains one, or ``None`` (no header).
@@ -226,4 +228,15 @@ CASES: tuple[DemoCase, ...] = (
     _case("Entra v2 app-only", "Entra v2 app", "/app-only", 200, _minted("entra-v2-app", scopes=SCOPE)),
     _case("Entra v2 delegated", "Entra v2 user+app", "/user-and-app", 200,
           _minted("entra-v2-delegated", scopes=SCOPE)),
+    # sender-constrained (RFC 9449); the replay reuses the previous row's proof
+    _case("DPoP-bound token, fresh proof", "app, DPoP", "/app-only", 200, lambda c: c.dpop),
+    _case("same DPoP proof replayed", "DPoP, replayed", "/app-only", 401, lambda c: c.dpop.replay(),
+          'error="invalid_dpop_proof"', 'algs="ES256"'),
+    _case("DPoP-bound token, no proof", "DPoP, as Bearer", "/app-only", 401,
+          lambda c: "Bearer " + c.dpop.token, _INVALID, "DPoP realm=", 'algs="ES256"'),
 )
+
+
+def dpop_issuer(issuer: LocalIssuer) -> str:
+    """The iss of the demo's DPoP-bound tokens: an [[issuers]] entry with dpop = "allowed"."""
+    return issuer.issuer + "/dpop"
