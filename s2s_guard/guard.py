@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from .config import GuardConfig, IssuerConfig, load_config
 from .core.bearer import extract_bearer
-from .core.jws import CompactJWS, parse_compact
+from .core.jws import CompactJWS, ecdsa_twin_sha256, parse_compact
 from .core.jwt import check_header, issuer_of, verify_jws
 from .core.keys import KeySet
 from .core.sharepoint import unwrap_outer
@@ -58,6 +58,11 @@ class _Pending(NamedTuple):
 
 
 _sha256 = hashlib.sha256  # the warm path's one hash, without a module attribute lookup
+
+
+def _twin(principal: Principal, sha: str) -> None:
+    """Record an ECDSA token's twin hash on its (frozen) principal, before anyone else sees it."""
+    object.__setattr__(principal, "token_twin_sha256", sha)
 
 
 def token_sha256(token: str) -> str:
@@ -159,6 +164,8 @@ class Guard:
                                   audiences=audiences, leeway=self.config.leeway, now=now)
         principal = profile.principal(claims, issuer=iss, issuer_name=issuer.name,
                                       token_sha256=pending.sha256)
+        if pending.alg[:2] == "ES" and pending.outer is None:  # revocations must name both spellings
+            _twin(principal, ecdsa_twin_sha256(pending.alg, pending.jws.signing_input, pending.jws.signature))
         if self._delegation is not None:
             self._delegation.check(principal)  # RFC 8693: global and issuer rules, before caching
         if requirement is not None:
@@ -414,8 +421,11 @@ class Guard:
         issuer = next((i for i in self.config.issuers if i.name == record["issuer_name"]), None)
         if issuer is None or not isinstance(record["claims"], dict):
             return None
-        return self._profile(issuer).principal(record["claims"], issuer=str(record["issuer"]),
-                                               issuer_name=issuer.name, token_sha256=sha)
+        principal = self._profile(issuer).principal(record["claims"], issuer=str(record["issuer"]),
+                                                    issuer_name=issuer.name, token_sha256=sha)
+        if isinstance(record.get("twin"), str) and record["twin"]:
+            _twin(principal, record["twin"])
+        return principal
 
     def _make_introspector(self) -> Introspector | None:
         config = self.config.introspection

@@ -80,6 +80,9 @@ class Principal(BaseUser):
     token_sha256: str = field(default="", repr=False)
     #: The delegation chain, current actor first: RFC 8693 ``act`` objects, or SharePoint's actor token claims.
     actors: tuple[Mapping[str, object], ...] = ()
+    #: ECDSA tokens: the SHA-256 of the token's twin spelling ``(r, n - s)``, which verifies too;
+    #: a revocation by token hash names either spelling, so both are checked.
+    token_twin_sha256: str = field(default="", repr=False)
 
     @classmethod
     def _of(cls, app: AppPrincipal | None, user: UserPrincipal | None, scopes: frozenset[str],

@@ -74,7 +74,8 @@ class VerifiedTokens:
     # -- stores ----------------------------------------------------------------------------
     def _record(self, principal: Principal, expires_at: float) -> bytes:
         return json.dumps({"issuer": principal.issuer, "issuer_name": principal.issuer_name,
-                           "claims": dict(principal.claims), "expires_at": expires_at}).encode()
+                           "claims": dict(principal.claims), "expires_at": expires_at,
+                           "twin": principal.token_twin_sha256}).encode()
 
     def put_sync(self, principal: Principal, expires_at: float, now: float) -> None:
         """Remember a principal until ``expires_at`` (memory, then the shared layer)."""
@@ -101,8 +102,9 @@ class VerifiedTokens:
         revoked = self.revoked
         if not revoked:
             return False
-        if principal.token_sha256 in revoked:
-            return True
+        twin = principal.token_twin_sha256
+        if principal.token_sha256 in revoked or twin and twin in revoked:
+            return True  # an ECDSA token has two valid spellings: a hash revocation names either
         jtis = (claims.get("jti") for claims in (principal.claims, *principal.actors))
         return any(isinstance(jti, str) and jti in revoked for jti in jtis)  # a list jti is unhashable
 

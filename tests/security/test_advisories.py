@@ -369,8 +369,6 @@ def test_revocation_by_jti_survives_ecdsa_malleability(guard_with: Callable[...,
         expect_refused(guard, bearer(spelling), *INVALID)
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation: a token-hash revocation names one spelling; "
-                                       "an ES256 token has two valid ones (revoke by jti instead)")
 def test_revocation_by_token_hash_survives_ecdsa_malleability(guard_with: Callable[..., Guard],
                                                               forge: Forge) -> None:
     """SEC 1 §4.1.4 ECDSA malleability: revoking an ES256 token by SHA-256 should refuse its (r, n - s) twin."""

@@ -78,6 +78,26 @@ def test_workers_share_verified_tokens_async(http_server: HTTPServer, redis_db: 
     assert http_server.hits["/jwks"] == 1  # the second worker trusted the shared result
 
 
+def test_a_shared_ecdsa_principal_keeps_its_twin_hash(http_server: HTTPServer, redis_db: str) -> None:
+    """SEC 1 §4.1.4: a worker that took an ES256 principal from Redis still refuses a hash
+    revocation of the token's (r, n - s) twin."""
+    idp = LocalIssuer(issuer=ISS, audience=AUD, algorithms=("ES256",))
+    http_server.json("/jwks", idp.jwks())
+    config = {"audience": [AUD], "issuers": [{"issuer": ISS, "algorithms": ["ES256"],
+                                              "jwks_uri": http_server.url + "/jwks"}],
+              "cache": {"backend": "redis", "url": redis_db, "revoked_refresh": 0}}
+    token = idp.app_token("daemon", alg="ES256")
+    one, two = Guard.from_config(config), Guard.from_config(config)
+    twin_sha = one.authenticate_sync("Bearer " + token).token_twin_sha256
+    assert twin_sha and twin_sha != hashlib.sha256(token.encode()).hexdigest()
+    assert two.authenticate_sync("Bearer " + token).token_twin_sha256 == twin_sha  # rebuilt from Redis
+    assert http_server.hits["/jwks"] == 1
+    one.revoke(twin_sha)
+    assert isinstance(outcome(two, token), InvalidToken)
+    one.close()
+    two.close()
+
+
 def test_revoked_set_is_honoured_by_every_worker(introspection: HTTPServer, redis_db: str) -> None:
     url = introspection.url + "/introspect"
     one, two = intro_guard(url, redis_db), intro_guard(url, redis_db)
