@@ -6,11 +6,12 @@ and attach the app and user principals so routes can demand app-only, user+app o
 
 from .asgi import GuardMiddleware, requires
 from .config import GuardConfig, IssuerConfig, load_config
-from .errors import (AuthError, BadSignature, ConfigurationError, DisallowedAlgorithm,
-                     InsufficientScope, InvalidAudience, InvalidClaim, InvalidRequest,
-                     InvalidToken, InvalidTokenType, MalformedToken, MissingToken,
-                     ServiceUnavailable, TokenExpired, TokenIssuedInFuture, TokenNotYetValid,
-                     TokenTooLarge, UnknownIssuer, UnknownKey, UnsupportedCritical)
+from .errors import (AuthError, BadSignature, BindingMismatch, ConfigurationError, DelegationNotAllowed,
+                     DisallowedAlgorithm, DPoPRequired, InsufficientScope, InvalidAudience, InvalidClaim,
+                     InvalidDPoPProof, InvalidRequest, InvalidToken, InvalidTokenType, MalformedToken,
+                     MissingToken, ServiceUnavailable, TokenExpired, TokenIssuedInFuture,
+                     TokenNotYetValid, TokenTooLarge, UnknownIssuer, UnknownKey, UnsupportedCritical,
+                     UseDPoPNonce)
 from .guard import Guard
 from .policy import Requirement
 from .principal import AppPrincipal, Policy, Principal, UserPrincipal
@@ -21,7 +22,10 @@ __all__ = [
     "AppPrincipal",
     "AuthError",
     "BadSignature",
+    "BindingMismatch",
     "ConfigurationError",
+    "DPoPRequired",
+    "DelegationNotAllowed",
     "DisallowedAlgorithm",
     "Guard",
     "GuardConfig",
@@ -29,6 +33,7 @@ __all__ = [
     "InsufficientScope",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "InvalidTokenType",
@@ -46,6 +51,7 @@ __all__ = [
     "UnknownIssuer",
     "UnknownKey",
     "UnsupportedCritical",
+    "UseDPoPNonce",
     "UserPrincipal",
     "load_config",
     "requires",

@@ -14,6 +14,8 @@ EXPECTED = {
     "MalformedToken", "MissingToken", "Policy", "Principal", "Requirement", "ServiceUnavailable",
     "TokenExpired", "TokenIssuedInFuture", "TokenNotYetValid", "TokenTooLarge", "UnknownIssuer",
     "UnknownKey", "UnsupportedCritical", "UserPrincipal", "load_config", "requires",
+    # RFC 8693 delegation policy, RFC 9449 DPoP and RFC 8705 certificate binding refusals.
+    "BindingMismatch", "DelegationNotAllowed", "DPoPRequired", "InvalidDPoPProof", "UseDPoPNonce",
 }
 
 
