@@ -87,7 +87,7 @@ class Principal(BaseUser):
     @classmethod
     def _of(cls, app: AppPrincipal | None, user: UserPrincipal | None, scopes: frozenset[str],
             claims: Mapping[str, object], issuer: str, issuer_name: str, token_sha256: str,
-            actors: tuple[Mapping[str, object], ...]) -> Principal:
+            actors: tuple[Mapping[str, object], ...], token_twin_sha256: str = "") -> Principal:
         """``Principal(app=..., ...)`` for the per-request path: every field, no keywords.
 
         Fields are set one by one (not as a new ``__dict__``), so cached principals keep
@@ -102,6 +102,7 @@ class Principal(BaseUser):
         _set(principal, "issuer_name", issuer_name)
         _set(principal, "token_sha256", token_sha256)
         _set(principal, "actors", actors)
+        _set(principal, "token_twin_sha256", token_twin_sha256)
         return principal
 
     @property

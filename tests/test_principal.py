@@ -22,7 +22,8 @@ def test_app_and_user_builders_match_the_constructors() -> None:
 def test_principal_builder_sets_every_field() -> None:
     app = AppPrincipal(client_id="svc", issuer="https://idp")
     values = dict(app=app, user=None, scopes=frozenset({"a"}), claims={"sub": "svc"}, issuer="https://idp",
-                  issuer_name="idp", token_sha256="ab" * 32, actors=({"client_id": "x"},))
+                  issuer_name="idp", token_sha256="ab" * 32, actors=({"client_id": "x"},),
+                  token_twin_sha256="cd" * 32)
     built = Principal._of(**values)  # type: ignore[arg-type]
     assert [f.name for f in fields(Principal)] == list(values)  # a new field needs a place in _of
     assert vars(built) == vars(Principal(**values))  # type: ignore[arg-type]
