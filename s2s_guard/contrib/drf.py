@@ -7,6 +7,11 @@ return ``None`` so other authenticators can try) and sets ``request.user`` and
 RFC 6750 error themselves rather than return ``False``, so the response carries the
 challenge and the JSON body; list several to require all of them. The three policy classes
 also enforce the view's ``required_scopes`` when it sets them, so a refusal names the scopes.
+A view's ``dpop = "allowed" | "required"`` (as ``requires(dpop=...)``, RFC 9449) is enforced by
+:class:`BearerAuthentication`, where the proof is seen, whatever the permission classes; after
+:class:`~s2s_guard.contrib.django.GuardMiddleware` only the issuer's own ``dpop`` mode can prove
+a key, as with Django's ``@requires``. Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to
+:func:`exception_handler` so refusals carry all their headers (``DPoP-Nonce``, ``Cache-Control``).
 The guard is the one ``settings.S2S_GUARD`` configures (see :mod:`s2s_guard.contrib.django`).
 """
 # mypy: disable-error-code="import-untyped"
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,16 +29,18 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from ..errors import AuthError, MissingToken
 from ..guard import Guard
 from ..policy import Requirement
 from ..principal import Policy, Principal
+from ..sender import wanted
 from . import bind_requirement
 from .django import _credentials, get_guard, get_principal, sender_kwargs
 
 __all__ = ["AppOnly", "BearerAuthentication", "BearerError", "HasRight", "HasScopes",
-           "UserAndApp", "UserOnly"]
+           "UserAndApp", "UserOnly", "exception_handler"]
 
 
 class BearerError(APIException):
@@ -43,32 +51,52 @@ class BearerError(APIException):
         self.error = error
         self.status_code = error.status_code
         self.detail = json.loads(error.body())  # a dict: DRF renders it as the body itself
-        # DRF's exception_handler sends these two as WWW-Authenticate and Retry-After.
+        # DRF's exception_handler sends these two as WWW-Authenticate and Retry-After;
+        # ours (below) sends every header of the refusal.
         self.auth_header = error.www_authenticate
         self.wait = error.retry_after
 
 
-def _is_ours(header: str, guard: Guard) -> bool:
-    """Bearer, or DPoP (RFC 9449 §7.1) when the guard checks sender-constrained tokens."""
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """DRF's handler, then every header of our refusals: ``DPoP-Nonce`` (RFC 9449 §9), ``Cache-Control``."""
+    from rest_framework.views import exception_handler as drf_handler  # reads settings on import
+
+    response: Response | None = drf_handler(exc, context)
+    if response is not None and isinstance(exc, BearerError):
+        for name, value in exc.error.headers.items():
+            response[name] = value
+    return response
+
+
+def _route(request: Request) -> Requirement | None:
+    """The view's ``dpop`` mode as a requirement, or ``None`` when the view sets none."""
+    mode = getattr(request.parser_context.get("view"), "dpop", None)
+    return None if mode is None else Requirement(dpop=mode)
+
+
+def _is_ours(header: str, guard: Guard, route: Requirement | None) -> bool:
+    """Bearer, or DPoP (RFC 9449 §7.1) when the guard or the view checks sender-constrained tokens."""
     scheme = header.strip().partition(" ")[0].lower()
-    return scheme == "bearer" or (scheme == "dpop" and guard.sender_constrained)
+    return scheme == "bearer" or (scheme == "dpop" and wanted(guard, route))
 
 
 class BearerAuthentication(BaseAuthentication):
-    """Authenticate ``Authorization: Bearer`` requests; ``None`` for other schemes."""
+    """Authenticate ``Authorization: Bearer`` (or DPoP) requests; ``None`` for other schemes."""
 
     def authenticate(self, request: Request) -> tuple[Principal, Principal] | None:
-        django_request = request._request
+        django_request, guard, route = request._request, get_guard(), _route(request)
         principal = get_principal(django_request)  # the middleware may have done it already
-        if principal is not None:
-            return principal, principal
-        headers, tokens = _credentials(django_request)
-        guard = get_guard()
-        if not tokens and not (headers and _is_ours(headers[0], guard)):
-            return None  # another scheme, or none: let other authenticators try
         try:
-            principal = guard.authenticate_sync(headers, query_tokens=tokens, path=django_request.path,
-                                                **sender_kwargs(guard, django_request))
+            if principal is not None:
+                if route is not None:  # RFC 9449: proven only if the token's issuer binds (as Django's @requires)
+                    guard.authorize(principal, route)
+                return principal, principal
+            headers, tokens = _credentials(django_request)
+            if not tokens and not (headers and _is_ours(headers[0], guard, route)):
+                return None  # another scheme, or none: let other authenticators try
+            # The view's dpop goes in here, where the proof is checked (RFC 9449 §7.1).
+            principal = guard.authenticate_sync(headers, route, query_tokens=tokens, path=django_request.path,
+                                                **sender_kwargs(guard, django_request, route))
         except AuthError as exc:
             raise BearerError(exc) from None
         django_request.principal = principal
