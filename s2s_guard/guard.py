@@ -472,6 +472,14 @@ class Guard:
                                         principal=principal, requirement=requirement, now=self.clock())
             raise self._reject(exc) from None
 
+    def challenge(self, error: AuthError, requirement: Requirement | None = None) -> AuthError:
+        """Complete a refusal an adapter makes itself (no credentials, say) as the guard's own:
+        realm, ``resource_metadata`` (RFC 9728 §5.1) and the DPoP challenge (RFC 9449 §7.1)."""
+        if self.sender_constrained or requirement is not None and requirement.dpop is not None:
+            self._binding.challenge(error, dpop_request=False, principal=None, requirement=requirement,
+                                    now=self.clock())
+        return self._reject(error)
+
     def is_public(self, path: str) -> bool:
         """Whether ``path`` is exempt from authentication (exact match or ``prefix/*``)."""
         for public in self.config.public_paths:

@@ -104,18 +104,7 @@ class BearerAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge DRF sends with its own 401s (RFC 6750 §3, RFC 9728 §5.1)."""
-        return str(_challenge(get_guard(), MissingToken()).www_authenticate)
-
-
-def _challenge(guard: Guard, error: AuthError) -> AuthError:
-    error.realm = guard.realm
-    if guard.resource_metadata is not None:
-        error.resource_metadata = guard.resource_metadata.url
-    return error
-
-
-def _refuse(guard: Guard, error: AuthError) -> BearerError:
-    return BearerError(_challenge(guard, error))
+        return str(get_guard().challenge(MissingToken(), _route(request)).www_authenticate)
 
 
 class _RequirementPermission(BasePermission):
@@ -134,7 +123,7 @@ class _RequirementPermission(BasePermission):
         guard = get_guard()
         principal = request.auth
         if not isinstance(principal, Principal):
-            raise _refuse(guard, MissingToken("no Bearer principal on this request"))
+            raise BearerError(guard.challenge(MissingToken("no Bearer principal on this request"), _route(request)))
         requirement = bind_requirement(self.requirement(request, view), request)
         try:
             guard.authorize(principal, requirement)

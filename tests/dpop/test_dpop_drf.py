@@ -155,3 +155,16 @@ def test_view_dpop_required_after_the_middleware(use: Callable[..., None], make_
     status, response, body = send(strict, {"Authorization": "Bearer " + issuer.app_token()})
     assert status == 401 and body["error_description"] == "A DPoP-bound access token and a DPoP proof are required"
     assert response["www-authenticate"].startswith("DPoP ") and response["cache-control"] == "no-store"
+
+
+def test_no_credentials_get_the_dpop_challenge(use: Callable[..., None], make_guard: GuardFactory) -> None:
+    """RFC 9449 §7.1: a request without credentials learns DPoP's algs (guard-wide or per view)."""
+    use(make_guard(dpop="allowed"))
+    status, response, body = send(api_view(), {})
+    assert status == 401 and "error" not in body
+    assert response["www-authenticate"].startswith("Bearer ") and 'DPoP realm="api://orders", algs="' in response["www-authenticate"]
+    use(make_guard())
+    status, response, _ = send(api_view(dpop="required"), {})
+    assert status == 401 and response["www-authenticate"].startswith('DPoP realm="api://orders", algs="')
+    assert "Bearer" not in response["www-authenticate"]
+    assert send(api_view(), {})[1]["www-authenticate"] == 'Bearer realm="api://orders"'  # no DPoP anywhere
