@@ -4,8 +4,10 @@ Every worker process reads and writes the same introspection results, verified-t
 results, JWKS documents and revoked set. Redis is best effort: any error is logged, the
 layer is skipped for ``backoff`` seconds (no timeout paid per request while it is down),
 reads answer ``None`` and writes are dropped, so the memory layer keeps the guard working
-and nothing is accepted because Redis failed. The Redis server must be private to the
-deployment: whoever can write to it can plant cached results.
+and nothing is accepted because Redis failed. A command that meets a pooled connection a
+restarted Redis closed is retried once, at once, on a fresh one; timeouts are never retried.
+The Redis server must be private to the deployment: whoever can write to it can plant cached
+results.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ import time
 
 import redis
 import redis.asyncio as aredis
+import redis.asyncio.retry as aretry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 __all__ = ["RedisCache"]
 
 log = logging.getLogger("s2s_guard.cache")
 _ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+# One immediate retry, on ConnectionError only (a dead pooled socket, a refused connect): a
+# TimeoutError is final, so a silent Redis still costs one ``timeout``, never two.
+_RETRY_ON = (redis.ConnectionError,)
 
 
 class RedisCache:
@@ -29,7 +37,8 @@ class RedisCache:
     def __init__(self, url: str, *, prefix: str = "s2s_guard:", timeout: float = 0.5,
                  backoff: float = 5.0) -> None:
         self.url, self.prefix, self.timeout, self.backoff = url, prefix, timeout, backoff
-        self._sync = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._sync = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                          retry=Retry(NoBackoff(), 1, _RETRY_ON))
         self._aclients: dict[asyncio.AbstractEventLoop, aredis.Redis] = {}
         self._down_until = 0.0
         self._revoked_key = prefix + "revoked"
@@ -48,7 +57,8 @@ class RedisCache:
         client = self._aclients.get(loop)
         if client is None:
             client = self._aclients[loop] = aredis.Redis.from_url(
-                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                retry=aretry.Retry(NoBackoff(), 1, _RETRY_ON))
         return client
 
     # -- values ---------------------------------------------------------------------------
