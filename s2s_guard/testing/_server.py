@@ -12,14 +12,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
     from .issuer import LocalIssuer
 
-__all__ = ["IssuerRequest", "Reply", "Route", "json_reply", "make_handler"]
+__all__ = ["IssuerHTTPServer", "IssuerRequest", "Reply", "Route", "json_reply", "make_handler"]
 
 log = logging.getLogger("s2s_guard.testing")
 _MAX_BODY = 1024 * 1024
@@ -92,11 +92,26 @@ def _dispatch(issuer: LocalIssuer, request: IssuerRequest) -> Reply:
     return reply if isinstance(reply, Reply) else Reply(*reply)
 
 
+class IssuerHTTPServer(ThreadingHTTPServer):
+    """A thread per request, daemonic, with a listen backlog of 128: the default 5 drops
+    connections when a test suite or a load test opens many at once."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def make_handler(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to ``issuer``."""
 
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.0: one request per connection, so a stopped issuer is really gone.
+
+        def handle(self) -> None:
+            """Serve one request; a client hanging up mid-way is not an issuer error, so no traceback."""
+            try:
+                super().handle()
+            except ConnectionError:  # BrokenPipeError, ConnectionResetError, ConnectionAbortedError
+                self.close_connection = True
 
         def _serve(self, form: dict[str, list[str]]) -> None:
             path, _, query = self.path.partition("?")

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from ._endpoints import default_routes
-from ._server import IssuerRequest, Route, make_handler
+from ._server import IssuerHTTPServer, IssuerRequest, Route, make_handler
 from .clients import RegisteredClient
 from .sharepoint import HighTrustIdentity
 
@@ -132,7 +132,7 @@ class LocalIssuer:
         return self.url + "/_layouts/15/metadata/json/1"
 
     def start(self) -> LocalIssuer:
-        self._server = ThreadingHTTPServer(self._address, make_handler(self))
+        self._server = IssuerHTTPServer(self._address, make_handler(self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                          name="s2s-local-issuer", daemon=True).start()  # quick to stop
