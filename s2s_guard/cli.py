@@ -2,7 +2,8 @@
 ``issuer`` (a local issuer in the foreground) and ``mint`` (a token from it, for curl).
 
 Exit codes: 0 success (accepted, decoded, every demo row matched, minted, issuer stopped
-cleanly), 1 refused (token rejected, a demo row did not match), 2 bad usage or configuration.
+cleanly), 1 refused (token rejected, a demo row did not match), 2 bad usage or configuration,
+141 stdout closed early (``| head``), silently, as a shell tool killed by SIGPIPE (128 + 13).
 A raw token is never printed: not in results, not in error messages; ``mint`` alone prints
 the token it made, which is its purpose.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import sys
 import time
@@ -190,12 +192,31 @@ def _add_issuer(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        try:
+            code = _run(build_parser().parse_args(argv))
+        finally:
+            sys.stdout.flush()  # a closed pipe fails here (also after --help), not at interpreter exit
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand; a :class:`UsageError` goes to stderr with exit code 2."""
     try:
         return int(args.handler(args))
     except UsageError as exc:
         print(f"s2s-guard {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _stdout_closed() -> int:
+    """Point stdout at devnull so nothing fails again at exit (Python docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":
