@@ -12,7 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from ..core.flow import Flow, HTTPRequest, HTTPResponse
+from ..core.flow import Flow, HTTPRequest, HTTPResponse, cache_max_age
 from .http import Transport, adrive, drive_sync
 
 __all__ = ["Discovery", "Metadata", "parse_metadata"]
@@ -52,34 +52,62 @@ def parse_metadata(response: HTTPResponse, expected_issuer: str) -> Metadata:
 
 
 class Discovery:
-    """Fetches an issuer's metadata once (then keeps it); retries a failure after ``cooldown``."""
+    """An issuer's metadata: fetched when first needed, then revalidated when its lifetime ends.
 
-    def __init__(self, url: str, *, issuer: str, timeout: float = 5.0, cooldown: float = 30.0) -> None:
+    The lifetime is the response's ``Cache-Control: max-age`` clamped to ``[min_age, max_age]``
+    (``max_age`` without one). Revalidation is conditional (``If-None-Match`` with the last
+    ``ETag``; a 304 renews the lifetime) and runs inside key refreshes, so with refresh-ahead it
+    stays off the request path. A failed or refused refetch keeps the last good metadata; at
+    most one attempt per ``cooldown``.
+    """
+
+    def __init__(self, url: str, *, issuer: str, timeout: float = 5.0, cooldown: float = 30.0,
+                 min_age: float = 60.0, max_age: float = 86400.0) -> None:
         self.url = url
         self.issuer = issuer
         self.timeout = timeout
         self.cooldown = cooldown
+        self.min_age, self.max_age = min(min_age, max_age), max_age
         self.metadata: Metadata | None = None
+        self.etag: str | None = None  # RFC 9110 §8.8.3: the validator of ``metadata``
+        self.fresh_until = float("-inf")
         self._attempted_at = float("-inf")
         self._claim = threading.Lock()
         self.transport = Transport()
 
     def _should_fetch(self, now: float) -> bool:
         with self._claim:  # one attempt per cooldown, across threads and event loops
-            if self.metadata is not None or now - self._attempted_at < self.cooldown:
+            if now < self.fresh_until or now - self._attempted_at < self.cooldown:
                 return False
             self._attempted_at = now
             return True
 
+    def _lifetime(self, response: HTTPResponse) -> float:
+        max_age = cache_max_age(response.headers)
+        return self.max_age if max_age is None else min(max(max_age, self.min_age), self.max_age)
+
     def flow(self, now: float) -> Flow[Metadata | None]:
-        """The metadata, fetching it when missing; ``None`` while it cannot be had."""
-        if self.metadata is None and self._should_fetch(now):
-            response = yield HTTPRequest("GET", self.url, {"Accept": "application/json"},
-                                         timeout=self.timeout, max_bytes=_MAX_METADATA_BYTES)
-            try:
-                self.metadata = parse_metadata(response, self.issuer)
-            except (ValueError, UnicodeDecodeError) as exc:
-                log.warning("discovery failed for %s: %s", self.url, exc)
+        """The metadata, fetched when missing or revalidated when stale; ``None`` while it cannot be had."""
+        if now < self.fresh_until or not self._should_fetch(now):
+            return self.metadata
+        headers = {"Accept": "application/json"}
+        if self.etag is not None and self.metadata is not None:
+            headers["If-None-Match"] = self.etag  # RFC 9110 §13.1.2
+        response = yield HTTPRequest("GET", self.url, headers, timeout=self.timeout,
+                                     max_bytes=_MAX_METADATA_BYTES)
+        if response.status == 304 and self.metadata is not None:  # RFC 9111 §4.3.4: still valid
+            self.fresh_until = now + self._lifetime(response)
+            return self.metadata
+        try:
+            metadata = parse_metadata(response, self.issuer)
+        except (ValueError, UnicodeDecodeError) as exc:
+            log.warning("discovery failed for %s: %s%s", self.url, exc,
+                        " (keeping the last good metadata)" if self.metadata is not None else "")
+            return self.metadata
+        if self.metadata is not None and metadata != self.metadata:
+            log.info("discovery metadata of %s changed", self.url)
+        self.metadata, self.etag = metadata, response.headers.get("etag")
+        self.fresh_until = now + self._lifetime(response)
         return self.metadata
 
     def get_sync(self, now: float) -> Metadata | None:
