@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import uvicorn
+from loopback import serve_uvicorn
 from starlette.applications import Starlette
 from starlette.authentication import BaseUser
 from starlette.authentication import requires as starlette_requires
@@ -230,26 +227,10 @@ def test_lifespan_and_websocket(issuer: LocalIssuer) -> None:
 
 # -- a real server on loopback ---------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url(issuer: LocalIssuer) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(build_app(issuer), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serve_uvicorn(build_app(issuer), lifespan="on") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_real_uvicorn_server(server_url: str, issuer: LocalIssuer) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port
 
 from s2s_guard.cli import main
 from s2s_guard.core.keys import b64url
@@ -111,12 +111,9 @@ def test_check_refuses_garbage(capsys: pytest.CaptureFixture[str], config_file: 
 
 def test_check_unreachable_jwks_is_503_not_acceptance(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                       issuer: LocalIssuer) -> None:
-    with socket.socket() as sock:  # a loopback port with nothing listening
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     path = tmp_path / "guard.json"
     path.write_text(json.dumps({"audience": AUD, "issuers": [
-        {"issuer": issuer.issuer, "algorithms": ["RS256"], "jwks_uri": f"http://127.0.0.1:{port}/jwks"}]}))
+        {"issuer": issuer.issuer, "algorithms": ["RS256"], "jwks_uri": f"http://127.0.0.1:{free_port()}/jwks"}]}))
     code, result = check(capsys, path, issuer.app_token("daemon"))
     assert (code, result["accepted"], result["status"], result["reason"]) == (1, False, 503, "unavailable")
 

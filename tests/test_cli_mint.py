@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from loopback import free_port
 
 from s2s_guard.cli import DEFAULT_STATE, main
 from s2s_guard.cli_issuer import OPAQUE_CLIENT, register_demo_clients, run_issuer, to_toml, write_state
@@ -295,12 +296,6 @@ class IssuerProcess:
 
     def stderr(self) -> str:
         return self.proc.stderr.read() if self.proc.stderr is not None and self.proc.poll() is not None else ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

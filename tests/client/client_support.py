@@ -1,13 +1,11 @@
-"""Helpers for the client tests: a guarded Starlette app served by uvicorn in a thread."""
+"""Helpers for the client tests: the API's record, a status-counting ASGI wrapper, its route, a stale token."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,22 +44,6 @@ class CountStatuses:
 async def whoami(request: Request) -> JSONResponse:
     """The principal the guard attached, as JSON."""
     return JSONResponse(request.user.to_dict())
-
-
-def serve(app: ASGIApp) -> tuple[uvicorn.Server, threading.Thread, int]:
-    """Run ``app`` with uvicorn on a free loopback port, in a thread; return it and the port."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                            http="h11", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, thread, port
 
 
 def stale_first_token(issuer: LocalIssuer) -> None:

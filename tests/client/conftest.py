@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-import uvicorn
-from client_support import AUD, CLIENT_ID, CLIENT_SECRET, Api, CountStatuses, serve, whoami
+from client_support import AUD, CLIENT_ID, CLIENT_SECRET, Api, CountStatuses, whoami
+from loopback import serve_uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -31,18 +31,14 @@ def issuer(issuer_key: SigningKey) -> Iterator[LocalIssuer]:
 @pytest.fixture
 def serve_api(issuer: LocalIssuer) -> Iterator[Callable[..., Api]]:
     """``serve_api(audience=AUD, **issuer_options)``: a Starlette app behind GuardMiddleware."""
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+    with ExitStack() as running:
+        def start(audience: str = AUD, **issuer_options: Any) -> Api:
+            guard = Guard.from_config(issuer.guard_config(audience=audience, **issuer_options))
+            app = Starlette(routes=[Route("/whoami", whoami, methods=["GET", "POST"])])
+            api = Api(url="", guard=guard)
+            counted = CountStatuses(GuardMiddleware(app, guard=guard), api)
+            port = running.enter_context(serve_uvicorn(counted, http="h11"))
+            api.url = f"http://127.0.0.1:{port}"
+            return api
 
-    def start(audience: str = AUD, **issuer_options: Any) -> Api:
-        guard = Guard.from_config(issuer.guard_config(audience=audience, **issuer_options))
-        app = Starlette(routes=[Route("/whoami", whoami, methods=["GET", "POST"])])
-        api = Api(url="", guard=guard)
-        server, thread, port = serve(CountStatuses(GuardMiddleware(app, guard=guard), api))
-        running.append((server, thread))
-        api.url = f"http://127.0.0.1:{port}"
-        return api
-
-    yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(10)
+        yield start

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from contrib_support import AUD, DOWN_ISSUER, free_port
+from contrib_support import AUD, DOWN_ISSUER
+from loopback import configure_django, free_port
 
 from s2s_guard.testing import LocalIssuer
 
@@ -47,12 +48,4 @@ def guard_config(issuer: LocalIssuer) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def django_base() -> None:
     """Configure Django once with neutral settings (if nothing else did) and set it up."""
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False, SECRET_KEY="s2s-guard-tests", ALLOWED_HOSTS=["*"], DATABASES={},
-            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
-            MIDDLEWARE=[], ROOT_URLCONF=None, LOGGING_CONFIG=None)
-    django.setup()
+    configure_django()

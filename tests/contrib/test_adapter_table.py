@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from contrib_support import AUD, free_port, run_in_thread
+from contrib_support import AUD
+from loopback import run_in_thread, serve_uvicorn
 
 from adapter_apps import (django_settings, fastapi_app, flask_app, starlette_app,
                           wsgi_app)
@@ -126,16 +127,8 @@ def _django(config: dict[str, Any], kind: str, *, use_async: bool) -> Iterator[C
 
 
 def _uvicorn(app: Any) -> Iterator[Call]:
-    import uvicorn
-
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = run_in_thread(server.run, lambda: server.started)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    with serve_uvicorn(app, lifespan="auto") as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         yield _httpx_call(client)
-    server.should_exit = True
-    thread.join(5)
 
 
 def _waitress(app: Any) -> Iterator[Call]:

@@ -1,4 +1,4 @@
-"""Fixtures for the DPoP and certificate-binding tests: a local issuer, a client key, guards."""
+"""Fixtures for the DPoP and certificate-binding tests: a local issuer, a client key, guards, Redis."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from dpop_support import AUD, GuardFactory
+from loopback import running_redis
 
 from s2s_guard import Guard
 from s2s_guard.testing import LocalIssuer
@@ -38,3 +39,9 @@ def make_guard(issuer: LocalIssuer) -> Iterator[GuardFactory]:
     for guard in made:
         guard.close()
 
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A private redis-server on a free loopback port for this test (workers share it)."""
+    with running_redis() as server:
+        yield server.url

@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import socket
 import ssl
 import threading
-import time
 from base64 import b64encode
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from loopback import free_port, serve_uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
@@ -110,29 +107,10 @@ class TLSExtensionProtocol(H11Protocol):
         self.app = app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(app: Any, **config: Any) -> Iterator[int]:
-    """uvicorn on a free loopback port (``config``: ssl_* options, ``http``); yields the port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", ws="none", **config))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(5)
+def serve_tls(app: Any, ca: CA, server: Issued) -> AbstractContextManager[int]:
+    """uvicorn over TLS, client certificates optional and passed on by the ASGI TLS extension; yields the port."""
+    return serve_uvicorn(app, http=TLSExtensionProtocol, ssl_certfile=str(server.cert), ssl_keyfile=str(server.key),
+                         ssl_ca_certs=str(ca.pem), ssl_cert_reqs=ssl.CERT_OPTIONAL)
 
 
 class TLSProxy:

@@ -20,6 +20,7 @@ from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing.dpop import DPoPKey, bound_token
 
 from dpop_support import GuardFactory
+from loopback import configure_django
 
 Send = Callable[[dict[str, str]], tuple[int, dict[str, str]]]  # headers -> (status, response headers)
 
@@ -105,14 +106,7 @@ def test_flask_extension(make_guard: GuardFactory, issuer: LocalIssuer, key: DPo
 
 @pytest.fixture(scope="module")
 def django_ready() -> None:
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(DEBUG=False, SECRET_KEY="s2s-guard-tests", ALLOWED_HOSTS=["*"], DATABASES={},
-                           INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
-                           MIDDLEWARE=[], ROOT_URLCONF=None, LOGGING_CONFIG=None)
-    django.setup()
+    configure_django()
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

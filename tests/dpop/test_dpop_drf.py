@@ -17,6 +17,7 @@ from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing.dpop import DPoPKey, bound_token
 
 from dpop_support import GuardFactory
+from loopback import configure_django
 
 URL = "http://testserver/orders"  # what APIRequestFactory's requests are sent to: the proofs' htu
 HANDLER = {"EXCEPTION_HANDLER": "s2s_guard.contrib.drf.exception_handler"}
@@ -27,14 +28,7 @@ Reply = tuple[int, dict[str, str], dict[str, Any]]  # status, lower-cased header
 @pytest.fixture(scope="module")
 def drf_ready() -> None:
     """Configure Django once (if nothing else did), with DRF installed."""
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(DEBUG=False, SECRET_KEY="s2s-guard-tests", ALLOWED_HOSTS=["*"], DATABASES={},
-                           INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
-                           MIDDLEWARE=[], ROOT_URLCONF=None, LOGGING_CONFIG=None)
-    django.setup()
+    configure_django()
 
 
 @pytest.fixture

@@ -15,20 +15,14 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import threading
-import time
 import types
 from collections.abc import Iterator
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
-import uvicorn
 from dpop_support import api
+from loopback import configure_django, serve_uvicorn, serve_wsgi
 
 from s2s_guard import Guard
 from s2s_guard.testing import LocalIssuer
@@ -36,38 +30,6 @@ from s2s_guard.testing.dpop import DPoPAuth, DPoPKey, bound_token
 
 PUBLIC = "https://api.example.com/whoami"
 BALANCER = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A private redis-server on a free loopback port (as in test_replay_shared.py)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
 
 
 def _closing(inner: Any, guard: Guard) -> Any:
@@ -87,23 +49,11 @@ def _closing(inner: Any, guard: Guard) -> Any:
 
 
 def _uvicorn(app: Any, guard: Guard | None = None) -> Iterator[httpx.Client]:
-    port = _free_port()
     if guard is not None:
         app = _closing(app, guard)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off" if guard is None else "on", ws="none"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with (serve_uvicorn(app, lifespan="off" if guard is None else "on") as port,
+          httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client):
+        yield client
 
 
 def _dpop(key: DPoPKey, token: str, url: str = PUBLIC, **proof: Any) -> dict[str, str]:
@@ -178,11 +128,6 @@ def test_forwarded_host_is_ignored_by_a_real_server_unless_trusted(issuer: Local
 
 # -- Django REST framework under a real WSGI server ---------------------------------------------------
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def _drf_urls() -> types.ModuleType:
     from django.urls import path
     from rest_framework.renderers import JSONRenderer
@@ -210,14 +155,7 @@ def _drf_urls() -> types.ModuleType:
 
 @pytest.fixture(scope="module")
 def drf_ready() -> None:
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(DEBUG=False, SECRET_KEY="s2s-guard-tests", ALLOWED_HOSTS=["*"], DATABASES={},
-                           INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
-                           MIDDLEWARE=[], ROOT_URLCONF=None, LOGGING_CONFIG=None)
-    django.setup()
+    configure_django()
 
 
 def _drf_server(guard: Guard) -> Iterator[httpx.Client]:
@@ -225,17 +163,10 @@ def _drf_server(guard: Guard) -> Iterator[httpx.Client]:
     from django.test import override_settings
 
     rest = {"EXCEPTION_HANDLER": "s2s_guard.contrib.drf.exception_handler", "UNAUTHENTICATED_USER": None}
-    with override_settings(S2S_GUARD=guard, MIDDLEWARE=[], ROOT_URLCONF=_drf_urls(), REST_FRAMEWORK=rest):
-        server = make_server("127.0.0.1", 0, WSGIHandler(), handler_class=_Quiet)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{server.server_port}", timeout=10) as client:
-                yield client
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
+    with (override_settings(S2S_GUARD=guard, MIDDLEWARE=[], ROOT_URLCONF=_drf_urls(), REST_FRAMEWORK=rest),
+          serve_wsgi(WSGIHandler()) as port,
+          httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client):
+        yield client
 
 
 def test_drf_three_outcomes_over_http(drf_ready: None, issuer: LocalIssuer, key: DPoPKey) -> None:

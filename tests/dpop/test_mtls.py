@@ -7,7 +7,6 @@ TLS-terminating proxy, trusted only when ``[trusted_proxy] client_cert_header`` 
 
 from __future__ import annotations
 
-import ssl
 from base64 import b64encode
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from dpop_support import api
-from mtls_support import CA, Issued, TLSExtensionProtocol, TLSProxy, serve
+from loopback import serve_uvicorn
+from mtls_support import CA, Issued, TLSProxy, serve_tls
 
 from s2s_guard import Guard
 from s2s_guard.core.mtls import certificate_from_header, certificate_thumbprint
@@ -49,8 +49,7 @@ def tls_extension_server(pki: tuple[CA, Issued, Issued, Issued], issuer: LocalIs
     """uvicorn serving TLS with optional client certificates, passing them by the ASGI TLS extension."""
     ca, server, _, _ = pki
     guard = guard_for(issuer)
-    with serve(api(guard), http=TLSExtensionProtocol, ssl_certfile=str(server.cert), ssl_keyfile=str(server.key),
-               ssl_ca_certs=str(ca.pem), ssl_cert_reqs=ssl.CERT_OPTIONAL) as port:
+    with serve_tls(api(guard), ca, server) as port:
         yield port
     guard.close()
 
@@ -104,8 +103,7 @@ def test_unbound_token_is_accepted_when_allowed(tls_extension_server: int, pki: 
 def test_required_refuses_unbound_tokens(pki: tuple[CA, Issued, Issued, Issued], issuer: LocalIssuer) -> None:
     ca, server, client, _ = pki
     guard = guard_for(issuer, mtls="required")
-    with serve(api(guard), http=TLSExtensionProtocol, ssl_certfile=str(server.cert), ssl_keyfile=str(server.key),
-               ssl_ca_certs=str(ca.pem), ssl_cert_reqs=ssl.CERT_OPTIONAL) as port:
+    with serve_tls(api(guard), ca, server) as port:
         assert get(port, ca, client, issuer.app_token()).status_code == 401
         assert get(port, ca, client, bound(issuer, client)).status_code == 200
     guard.close()
@@ -128,7 +126,7 @@ def test_client_cert_header_from_a_trusted_proxy(pki: tuple[CA, Issued, Issued, 
     top: dict[str, Any] = {"trusted_proxy": {"client_cert_header": "Client-Cert"}} if trusted else {}
     guard = guard_for(issuer, **top)
     token = bound(issuer, client)
-    with serve(api(guard)) as upstream, TLSProxy(server, ca.pem, upstream) as proxy:
+    with serve_uvicorn(api(guard)) as upstream, TLSProxy(server, ca.pem, upstream) as proxy:
         assert get(proxy.port, ca, client, token).status_code == (200 if trusted else 401)
         assert get(proxy.port, ca, other, token).status_code == 401
         # The proxy replaces a Client-Cert the caller sent: no certificate, no match.

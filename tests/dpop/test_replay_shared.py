@@ -1,15 +1,10 @@
 """RFC 9449 §11.1: the jti replay cache, per worker in memory and shared by workers through Redis.
 
-Two guards on one real redis-server stand for two worker processes behind a load balancer.
+Two guards on one real redis-server (``redis_url``, from conftest.py) stand for two worker
+processes behind a load balancer.
 """
 
 from __future__ import annotations
-
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,38 +16,6 @@ from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing.dpop import DPoPKey, bound_token
 
 URL = "https://api.example.com/orders"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A private redis-server on a free loopback port for this test (the test may stop it)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
 
 
 def worker(issuer: LocalIssuer, redis_url: str) -> Guard:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from loopback import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -43,17 +43,11 @@ _JWKS = {"keys": [{**RSAAlgorithm.to_jwk(_RSA.public_key(), as_dict=True), "kid"
                   {**ECAlgorithm.to_jwk(_EC.public_key(), as_dict=True), "kid": "ec-1", "use": "sig"}]}
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _config(**top: Any) -> dict[str, Any]:
     return {"audience": [AUD], **top, "issuers": [
         {"issuer": ISS, "algorithms": ["RS256", "ES256"], "jwks": _JWKS},
         {"issuer": DOWN, "algorithms": ["RS256"], "timeout": 0.5,
-         "jwks_uri": f"http://127.0.0.1:{_closed_port()}/jwks"}]}
+         "jwks_uri": f"http://127.0.0.1:{free_port()}/jwks"}]}
 
 
 GUARD = Guard.from_config(_config(), clock=lambda: NOW)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from loopback import free_port
 
 
 HERE = Path(__file__).parent
@@ -67,13 +67,6 @@ def _npm_ci(npm: str) -> None:
                           cwd=HERE, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         pytest.fail(f"npm ci failed in {HERE}:\n{done.stdout}\n{done.stderr}", pytrace=False)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_discovery(proc: subprocess.Popen[bytes], issuer: str, log: Path) -> dict[str, Any]:

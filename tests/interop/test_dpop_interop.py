@@ -9,15 +9,13 @@ proof (refused) and sends the token without a proof (refused).
 from __future__ import annotations
 
 import json
-import threading
-import time
 from base64 import urlsafe_b64decode
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from loopback import serve_uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,7 +24,7 @@ from starlette.routing import Route
 from s2s_guard import Guard, GuardMiddleware
 from s2s_guard.testing.dpop import DPoPKey
 
-from interop_server import OidcProvider, free_port
+from interop_server import OidcProvider
 
 DPOP_RESOURCE = "https://dpop.example/api"
 CALLER = ("dpop-daemon", "dpop-daemon-secret-0123456789abcdef")
@@ -57,20 +55,10 @@ def api(oidc_provider: OidcProvider) -> Iterator[httpx.Client]:
     guard = Guard.from_config({"audience": [DPOP_RESOURCE], "issuers": [{
         "issuer": oidc_provider.issuer, "algorithms": ["ES256"], "jwks_uri": oidc_provider.jwks_uri,
         "typ": "at+jwt", "dpop": "allowed"}]})
-    port = free_port()
     app = GuardMiddleware(Starlette(routes=[Route("/whoami", whoami)]), guard=guard)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", ws="none"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with (serve_uvicorn(app) as port,
+          httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client):
         yield client
-    server.should_exit = True
-    thread.join(5)
     guard.close()
 
 

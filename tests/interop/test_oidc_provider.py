@@ -9,7 +9,6 @@ mount of one uvicorn app on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from base64 import urlsafe_b64decode
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from loopback import serve_uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,7 +26,7 @@ from starlette.types import ASGIApp
 from s2s_guard import Guard, GuardMiddleware, requires
 from s2s_guard.client import ClientCredentialsAuth, TokenCache
 
-from interop_server import OidcProvider, free_port
+from interop_server import OidcProvider
 
 ORDERS = "https://orders.example/api"  # JWT, RS256
 SHORT = "https://short.example/api"  # JWT, ES256, 2 s
@@ -101,19 +100,9 @@ def build_api(op: OidcProvider) -> Starlette:
 @pytest.fixture(scope="module")
 def api(oidc_provider: OidcProvider) -> Iterator[httpx.Client]:
     """The guarded app under uvicorn on 127.0.0.1, and a client for it."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_api(oidc_provider), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with (serve_uvicorn(build_api(oidc_provider)) as port,
+          httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client):
         yield client
-    server.should_exit = True
-    thread.join(5)
 
 
 # -- JWT access tokens, validated locally ----------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from resource_kit import AUD, configure_django
+from loopback import configure_django
+from resource_kit import AUD
 
 from s2s_guard.testing import LocalIssuer
 

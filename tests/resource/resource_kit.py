@@ -1,4 +1,4 @@
-"""Helpers for the resource tests: one configuration, the same routes in every framework, servers.
+"""Helpers for the resource tests: one configuration and the same routes in every framework.
 
 ``/orders`` needs an app-only token with ``orders.read``; ``/relay`` a user+app token whose app
 is ``gateway`` with at most one ``act`` hop; ``/health`` is public. The guard serves the RFC 9728
@@ -10,11 +10,8 @@ document at :data:`METADATA_PATH` (resource ``https://api.example.test/orders``,
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -43,24 +40,6 @@ def config_for(issuer: LocalIssuer, **top: Any) -> dict[str, Any]:
 
 def answer(principal: Principal | None) -> dict[str, Any]:
     return {"status": "ok"} if principal is None else {"policy": principal.policy, "id": principal.identity}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_in_thread(serve: Callable[[], None], started: Callable[[], bool]) -> threading.Thread:
-    """Start a server loop in a daemon thread and wait until it says it is up."""
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not started():
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.01)
-    return thread
 
 
 # -- the apps --------------------------------------------------------------------------------------
@@ -236,16 +215,3 @@ def django_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     """What ``override_settings`` applies for one Django variant."""
     middleware = [] if kind == "drf" else ["s2s_guard.contrib.django.GuardMiddleware"]
     return {"S2S_GUARD": config, "MIDDLEWARE": middleware, "ROOT_URLCONF": django_urls(kind)}
-
-
-def configure_django() -> None:
-    """Configure Django once with the neutral settings the contrib suite uses (whoever runs first)."""
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False, SECRET_KEY="s2s-guard-tests", ALLOWED_HOSTS=["*"], DATABASES={},
-            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
-            MIDDLEWARE=[], ROOT_URLCONF=None, LOGGING_CONFIG=None)
-    django.setup()

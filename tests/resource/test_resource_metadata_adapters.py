@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from loopback import serve_uvicorn
 from resource_kit import (AUD, METADATA_PATH, METADATA_URL, RESOURCE, config_for, django_settings,
-                          fastapi_app, flask_app, free_port, run_in_thread, starlette_app, wsgi_app)
+                          fastapi_app, flask_app, starlette_app, wsgi_app)
 
 from s2s_guard import (AuthError, InsufficientScope, InvalidRequest, MalformedToken, MissingToken,
                        TokenExpired)
@@ -78,15 +79,8 @@ def _django(config: dict[str, Any], kind: str) -> Iterator[Call]:
 
 
 def _uvicorn(app: Any) -> Iterator[Call]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = run_in_thread(server.run, lambda: server.started)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    with serve_uvicorn(app, lifespan="auto") as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         yield _httpx(client)
-    server.should_exit = True
-    thread.join(5)
 
 
 ADAPTERS: dict[str, Callable[[dict[str, Any]], Iterator[Call]]] = {

@@ -11,40 +11,26 @@ test clients (only the Starlette and FastAPI variants under uvicorn). Here the s
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from loopback import serve_uvicorn, serve_wsgi
 from resource_kit import (METADATA_PATH, METADATA_URL, RESOURCE, config_for, django_settings, flask_app,
-                          free_port, run_in_thread, starlette_app, wsgi_app)
+                          starlette_app, wsgi_app)
 
 from s2s_guard.testing import LocalIssuer, mint_token
 from s2s_guard.testing.dpop import DPoPKey, bound_token
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def _wsgiref(app: Any) -> Iterator[httpx.Client]:
-    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.server_port}", timeout=10) as client:
-            yield client
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_wsgi(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        yield client
 
 
 def _django_wsgi(config: dict[str, Any], kind: str) -> Iterator[httpx.Client]:
@@ -104,17 +90,9 @@ def test_wsgi_servers_accept_a_good_token(served: httpx.Client, issuer: LocalIss
 # -- uvicorn: the signed document, and DPoP challenges ---------------------------------------------
 
 def _uvicorn(app: Any) -> Iterator[httpx.Client]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = run_in_thread(server.run, lambda: server.started)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with (serve_uvicorn(app, lifespan="auto") as port,
+          httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client):
+        yield client
 
 
 def test_signed_metadata_served_by_a_real_server_verifies(issuer: LocalIssuer, tmp_path: Path) -> None:

@@ -8,9 +8,6 @@ session (``make test`` / ``.ci/run`` install it) and skips only when the binary 
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -20,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from loopback import RedisServer, free_port, running_redis
 
 Reply = tuple[int, dict[str, str], bytes]
 Handler = Callable[["Request"], Reply]
@@ -123,68 +121,18 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_for_redis(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
-class RedisServer:
-    """A private redis-server process on a free loopback port."""
-
-    def __init__(self, binary: str) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_for_redis(self.port, self.proc)
-        except RuntimeError:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-def _redis_binary() -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (make test / .ci/run install it with apt-get)")
-    return binary
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A private redis-server for the session, stopped at the end."""
-    server = RedisServer(_redis_binary())
-    yield server.url
-    server.stop()
+    with running_redis() as server:
+        yield server.url
 
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     """A redis-server of this test's own, which the test may stop (outage tests)."""
-    server = RedisServer(_redis_binary())
-    yield server
-    server.stop()
+    with running_redis() as server:
+        yield server
 
 
 @pytest.fixture

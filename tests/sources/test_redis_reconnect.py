@@ -4,53 +4,19 @@ server (one immediate retry on a fresh connection, never on a timeout)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 
 import anyio
 import pytest
-import redis
+from loopback import RedisServer
 
 from s2s_guard.sources.redis_cache import RedisCache
 
 TIMEOUT = 0.3
-
-
-class RestartableRedis:
-    """A redis-server on a fixed loopback port that the test can stop and start again."""
-
-    def __init__(self, binary: str) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
-        self.binary, self.url = binary, f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        probe = redis.Redis(port=self.port, socket_timeout=0.2, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                probe.ping()
-                probe.close()
-                return
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 class StaleningProxy:
@@ -97,23 +63,19 @@ class StaleningProxy:
 
 
 @pytest.fixture
-def server() -> Iterator[RestartableRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    running = RestartableRedis(binary)
-    yield running
-    running.stop()
+def server(redis_server: RedisServer) -> RedisServer:
+    """The test's own redis-server (conftest.py), which it stops and starts again on the same port."""
+    return redis_server
 
 
 @pytest.fixture
-def proxy(server: RestartableRedis) -> Iterator[StaleningProxy]:
+def proxy(server: RedisServer) -> Iterator[StaleningProxy]:
     forwarder = StaleningProxy(server.port)
     yield forwarder
     forwarder.close()
 
 
-def test_sync_client_fails_fast_then_reconnects(server: RestartableRedis) -> None:
+def test_sync_client_fails_fast_then_reconnects(server: RedisServer) -> None:
     cache = RedisCache(server.url, timeout=TIMEOUT, backoff=0.0)
     assert cache.add_sync("k", b"1", 60) is True
     server.stop()
@@ -127,12 +89,11 @@ def test_sync_client_fails_fast_then_reconnects(server: RestartableRedis) -> Non
     cache.close()
 
 
-def test_async_client_fails_fast_then_reconnects(server: RestartableRedis) -> None:
+def test_async_client_fails_fast_then_reconnects(server: RedisServer) -> None:
     async def main() -> None:
         cache = RedisCache(server.url, timeout=TIMEOUT, backoff=0.0)
         assert await cache.aadd("a", b"1", 60) is True
-        server.stop()
-        server.start()  # no await in between: the loop has not read the old server's FIN yet
+        server.restart()  # no await in between: the loop has not read the old server's FIN yet
         assert await cache.aadd("a", b"2", 60) is True  # was "Connection closed by server"
         server.stop()
         started = time.monotonic()
