@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,17 +18,10 @@ from s2s_guard import Guard
 from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing._endpoints import server_metadata
 from s2s_guard.testing._server import IssuerRequest, Reply
+from settable_clock import Clock
 
 AUD = "api://orders"
 DISCOVERY = "/.well-known/openid-configuration"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class MetadataServer:

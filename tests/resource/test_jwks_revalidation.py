@@ -25,16 +25,9 @@ from s2s_guard.sources.jwks import RemoteJWKS
 from s2s_guard.testing import HighTrustIdentity, LocalIssuer
 from s2s_guard.testing._server import IssuerRequest, Reply
 from s2s_guard.testing.sharepoint import METADATA_PATH, metadata_document
+from settable_clock import Clock
 
 AUD = "api://orders"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class KeyServer:

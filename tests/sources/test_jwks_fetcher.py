@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import warnings
 from typing import Any
 
@@ -18,21 +17,12 @@ from s2s_guard.core.flow import HTTPResponse
 from s2s_guard.core.keys import KeySet, key_from_jwk
 from s2s_guard.sources.jwks import JWKSState
 from s2s_guard.testing import LocalIssuer
+from settable_clock import Clock
 
 HTTPServer = Any  # tests/sources/conftest.py: the scriptable loopback server
 
 AUD = "api://orders"
 ISS = "https://idp.example.test"
-
-
-class Clock:
-    """A settable clock for the guard (cooldowns and max-age without sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

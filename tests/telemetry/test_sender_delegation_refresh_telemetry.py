@@ -30,6 +30,7 @@ from s2s_guard.telemetry import AUDIT_LOGGER
 from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing._server import IssuerRequest, Reply
 from s2s_guard.testing.dpop import DPoPKey, bound_token
+from settable_clock import Clock
 
 URL = "https://api.example.com/orders"
 
@@ -98,14 +99,6 @@ LIFETIME = 600  # Cache-Control max-age of the JWKS
 STEP = 30  # seconds of (guard) time between two requests
 SLOW = 0.4  # seconds the JWKS server takes to answer a refresh
 FAST = SLOW / 2  # a request that waited for a fetch cannot be this quick
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ servers on 127.0.0.1 (a LocalIssuer serving /jwks and /introspect) with a settab
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,18 +13,9 @@ from telemetry_kit import AUD, Recorded
 from s2s_guard import AuthError, Guard
 from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing._server import IssuerRequest, Reply
+from settable_clock import Clock
 
 SECRET = "introspection-secret"
-
-
-class Clock:
-    """The guard's clock, moved by hand (max-age and cooldowns without sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
