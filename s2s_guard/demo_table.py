@@ -29,7 +29,9 @@ def _challenge_lines(challenge: str | None, realm: str) -> list[str]:
     """The challenge without the shared realm, broken between auth-params to fit :data:`WIDTH`."""
     if challenge is None:
         return []
-    shown = challenge.replace(f'realm="{realm}", ', "").replace(f' realm="{realm}"', "")
+    # Drop each challenge's realm; keep the comma that separates two challenges (Bearer, DPoP).
+    shown = re.sub(f' realm="{re.escape(realm)}"(, (?=[\\w-]+=))?', lambda m: " " if m.group(1) else "",
+                   challenge)
     pieces = _PARAM_SEP.split(shown)
     pieces = [piece + "," for piece in pieces[:-1]] + pieces[-1:]
     lines = [_INDENT + pieces[0]]
