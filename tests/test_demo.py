@@ -102,3 +102,14 @@ def test_demo_command_runs_as_a_subprocess() -> None:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"All {len(CASES)} cases matched." in proc.stdout and proc.stderr == ""
+
+
+def test_hidden_realm_keeps_the_comma_between_challenges() -> None:
+    from s2s_guard.demo_table import _challenge_lines
+
+    realm = "api://orders"
+    assert _challenge_lines(f'Bearer realm="{realm}"', realm) == ["    Bearer"]
+    assert _challenge_lines(f'Bearer realm="{realm}", DPoP realm="{realm}", algs="ES256"', realm) == [
+        '    Bearer, DPoP algs="ES256"']
+    assert _challenge_lines(f'Bearer realm="{realm}", error="invalid_token", DPoP realm="{realm}", algs="ES256"',
+                            realm) == ['    Bearer error="invalid_token", DPoP algs="ES256"']
