@@ -37,7 +37,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from load_support import (AppServer, PythonLoad, Record, RedisServer, Stream, Wr
 
 from s2s_guard.sources.introspection import Introspector  # noqa: E402
 from s2s_guard.testing import LocalIssuer, generate_key  # noqa: E402
+from s2s_guard.testing._server import IssuerHTTPServer  # noqa: E402
 
 AUD = "api://load"
 #: How long the guard rests a failed introspection endpoint (Introspector's default).
@@ -122,10 +122,10 @@ def _quiet_handle_error(self: socketserver.BaseServer, request: Any, client_addr
         socketserver.BaseServer.handle_error(self, request, client_address)
 
 
-ThreadingHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]  # this process only
-# http.server listens with a backlog of 5: a burst of connections to the local issuer would have its
-# SYNs dropped (1 s retransmit, a ConnectTimeout at the guard). A real IdP listens with a deep one.
-ThreadingHTTPServer.request_queue_size = 1024
+IssuerHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]  # this process only
+# The LocalIssuer listens with a backlog of 128; this script's bursts of introspection calls are
+# bigger (SYNs dropped: 1 s retransmit, a ConnectTimeout at the guard). A real IdP listens deep.
+IssuerHTTPServer.request_queue_size = 1024
 
 
 @contextmanager
@@ -777,12 +777,15 @@ FINDINGS = [
     "  2 s window left no window at all. Now at most `Introspector.MAX_IN_FLIGHT` (64) calls run at once per",
     "  process and event loop, the others wait for a slot no longer than the timeout, and the window opens",
     "  when the failure is seen. Regressions: `tests/security/test_faults.py`.",
-    "- **Redis recovery (not fixed: fail-safe, reported).** After Redis comes back, each pooled connection",
-    "  opened before the outage fails once ('Connection closed by server'), and each failure turns the shared",
-    "  layer off for another 5 s: the guard keeps serving from memory meanwhile, but it takes several",
-    "  such pauses before workers share results again (scenario 4 reports the count).",
-    "- **Test rig.** `http.server` (the LocalIssuer) listens with a backlog of 5, so a burst of introspection",
-    "  calls had SYNs dropped and timed out at connect; this script raises it to 1024 in its own process.",
+    "- **Redis recovery (fixed, `sources/redis_cache.py`).** After Redis came back, each pooled connection",
+    "  opened before the outage failed once ('Connection closed by server'), and each failure turned the",
+    "  shared layer off for another 5 s, so it took several such pauses before workers shared results again.",
+    "  Now a command that fails on a connection error is retried once on a fresh connection (timeouts are",
+    "  not retried); scenario (4) reports the errors seen after Redis came back. Regression:",
+    "  `tests/sources/test_redis_reconnect.py`.",
+    "- **Test rig.** `http.server` (the LocalIssuer) listened with a backlog of 5, so a burst of introspection",
+    "  calls had SYNs dropped and timed out at connect; the LocalIssuer now listens with 128, and this",
+    "  script raises it to 1024 in its own process.",
     "  httpx's pooled `AsyncClient` with many connections costs milliseconds per request; the load clients",
     "  use one client per connection.",
 ]

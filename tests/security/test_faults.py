@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from s2s_guard.core.keys import KeySet
 from s2s_guard.sources.introspection import Introspector
 from s2s_guard.sources.jwks import StaticKeys
 from s2s_guard.testing import LocalIssuer
+from s2s_guard.testing._server import IssuerHTTPServer
 
 AUD = "api://faults"
 CLAIMS = {"client_id": "billing", "sub": "billing", "scope": "orders.read"}
@@ -52,15 +52,15 @@ class SlowRoute:
                 self.in_flight -= 1
 
 
-def _quiet(self: ThreadingHTTPServer, request: Any, client_address: Any) -> None:
+def _quiet(self: IssuerHTTPServer, request: Any, client_address: Any) -> None:
     """A client that gave up (the guard's timeout) makes the slow answer a broken pipe: not news."""
 
 
 @pytest.fixture
 def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalIssuer]:
     """A local issuer whose listen backlog lets every concurrent connection reach it."""
-    monkeypatch.setattr(ThreadingHTTPServer, "request_queue_size", 1024)
-    monkeypatch.setattr(ThreadingHTTPServer, "handle_error", _quiet)
+    monkeypatch.setattr(IssuerHTTPServer, "request_queue_size", 1024)
+    monkeypatch.setattr(IssuerHTTPServer, "handle_error", _quiet)
     with LocalIssuer(audience=AUD, algorithms=("ES256",)) as local:
         local.register_client("faults-api", secret=SECRET)
         yield local
