@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .config import IssuerConfig
 
 __all__ = ["ResourceMetadata", "ResourceMetadataConfig", "SignedMetadataConfig",
-           "WELL_KNOWN", "resource_metadata_from", "well_known_url"]
+           "WELL_KNOWN", "resource_metadata_from", "sign_metadata", "signing_jwks", "well_known_url"]
 
 #: RFC 9728 §3: the well-known URI suffix registered for protected resource metadata.
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
@@ -216,10 +216,8 @@ def _signed(block: Any, resource: str) -> SignedMetadataConfig | None:
                                 kid=values["kid"])
 
 
-def sign_metadata(document: Mapping[str, Any], signed: SignedMetadataConfig, now: float) -> str:
-    """RFC 9728 §2.2: a JWS whose claims are the metadata members plus ``iss`` (and ``iat``)."""
-    import jwt
-
+def _signer(signed: SignedMetadataConfig) -> tuple[Any, str]:
+    """The private key and the algorithm it signs the metadata with (checked against the key)."""
     from .client._keys import algorithm_for, load_private_key
     from .config import ASYMMETRIC_ALGORITHMS
 
@@ -227,12 +225,29 @@ def sign_metadata(document: Mapping[str, Any], signed: SignedMetadataConfig, now
     alg = signed.alg or algorithm_for(key)
     if alg not in ASYMMETRIC_ALGORITHMS:
         raise ConfigurationError(_WHERE + "signed.alg", f"expected one of {sorted(ASYMMETRIC_ALGORITHMS)}")
+    return key, alg
+
+
+def sign_metadata(document: Mapping[str, Any], signed: SignedMetadataConfig, now: float) -> str:
+    """RFC 9728 §2.2: a JWS whose claims are the metadata members plus ``iss`` (and ``iat``)."""
+    import jwt
+
+    key, alg = _signer(signed)
     claims = {**document, "iss": signed.issuer, "iat": int(now)}
     headers = {"kid": signed.kid} if signed.kid else None
     try:
         return jwt.encode(claims, key, algorithm=alg, headers=headers)
     except (ValueError, TypeError, jwt.PyJWTError) as exc:  # e.g. an EC key with an RS* alg
         raise ConfigurationError(_WHERE + "signed.alg", f"{alg} cannot sign with this key: {exc}") from exc
+
+
+def signing_jwks(signed: SignedMetadataConfig) -> dict[str, Any]:
+    """The public JWK Set that verifies ``signed_metadata``: publish it at your ``jwks_uri``."""
+    from jwt.algorithms import get_default_algorithms
+
+    key, alg = _signer(signed)
+    jwk = get_default_algorithms()[alg].to_jwk(key.public_key(), as_dict=True)
+    return {"keys": [{**jwk, **({"kid": signed.kid} if signed.kid else {}), "alg": alg, "use": "sig"}]}
 
 
 class ResourceMetadata:
@@ -247,6 +262,8 @@ class ResourceMetadata:
             document["signed_metadata"] = sign_metadata(config.document, config.signed,
                                                         time.time() if now is None else now)
         self.document: Mapping[str, Any] = document
+        #: The public JWK Set that verifies ``signed_metadata`` (``None`` unsigned): serve it at ``jwks_uri``.
+        self.signing_jwks = None if config.signed is None else signing_jwks(config.signed)
         self.body = json.dumps(document).encode()
         # Public, credential-free and the same for everyone: cacheable and readable cross-origin.
         self.headers = {"Content-Type": "application/json",

@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from resource_kit import AUD, METADATA_URL, RESOURCE, config_for, starlette_app
 
@@ -142,6 +142,23 @@ def test_signed_metadata_issuer_and_alg_are_configurable(tmp_path: Path) -> None
     meta = metadata({"signed": {"key_file": _pem(key, tmp_path), "alg": "PS256", "issuer": "https://as.example.test"}})
     claims = jwt.decode(meta.document["signed_metadata"], key.public_key(), algorithms=["PS256"])
     assert claims["iss"] == "https://as.example.test" and claims["resource"] == RESOURCE
+
+
+@pytest.mark.parametrize(("make_key", "alg"), [
+    (lambda: ec.generate_private_key(ec.SECP384R1()), None),
+    (lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), "PS256"),
+    (lambda: ed25519.Ed25519PrivateKey.generate(), None),
+], ids=["ES384", "PS256", "EdDSA"])
+def test_signing_jwks_verifies_the_signed_metadata(tmp_path: Path, make_key: Any, alg: str | None) -> None:
+    """RFC 9728 §2.2: a client verifies ``signed_metadata`` with the JWK Set published at ``jwks_uri``."""
+    signed = {"key_file": _pem(make_key(), tmp_path), "kid": "meta-1", **({"alg": alg} if alg else {})}
+    meta = metadata({"jwks_uri": "https://api.example.test/metadata-jwks", "signed": signed})
+    assert meta.signing_jwks is not None and "d" not in meta.signing_jwks["keys"][0]  # public only
+    key = jwt.PyJWKSet.from_dict(meta.signing_jwks)["meta-1"]
+    token = meta.document["signed_metadata"]
+    claims = jwt.decode(token, key.key, algorithms=[key.algorithm_name])
+    assert claims["resource"] == RESOURCE and claims["jwks_uri"] == meta.document["jwks_uri"]
+    assert metadata({}).signing_jwks is None  # unsigned metadata: nothing to publish
 
 
 @pytest.mark.parametrize("alg", ["RS256", "HS256", "none"])
