@@ -24,7 +24,7 @@ from .grants import Right
 from .guard import Guard
 from .policy import Requirement, Resource
 from .principal import Policy, Principal
-from .sender import scope_sender
+from .sender import scope_kwargs
 
 __all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "authenticate_scope", "error_response", "metadata_response",
            "requires"]
@@ -129,11 +129,8 @@ class GuardMiddleware:
 async def authenticate_scope(guard: Guard, scope: Scope, requirement: Requirement | None = None) -> Principal:
     """:meth:`Guard.authenticate` with what an ASGI request carries; the method, URL, ``DPoP``
     proofs and client certificate only when the guard checks sender-constrained tokens."""
-    values, tokens = _authorization_values(scope), _query_tokens(scope)
-    if not guard.sender_constrained and (requirement is None or requirement.dpop is None):
-        return await guard.authenticate(values, requirement, query_tokens=tokens, path=scope["path"])
-    return await guard.authenticate(values, requirement, query_tokens=tokens, path=scope["path"],
-                                    **scope_sender(scope, guard.config.trusted_proxy))
+    return await guard.authenticate(_authorization_values(scope), requirement, query_tokens=_query_tokens(scope),
+                                    path=scope["path"], **scope_kwargs(guard, scope, requirement))
 
 
 async def _refuse(exc: AuthError, scope: Scope, receive: Receive, send: Send) -> None:

@@ -106,16 +106,18 @@ class SenderConstraints:
         """The token and how it is presented; a DPoP proof is checked here (RFC 9449 §4.3)."""
         token = dpop_token(headers)
         route = route_mode(requirement)
+        proof = None
         if token is None:
             if route == "required":
                 raise DPoPRequired("the route requires DPoP")
             token = extract_bearer(headers, query_tokens, allow_query=self.allow_query)
-            return Presented(token, hashlib.sha256(token.encode()).hexdigest())
-        if query_tokens:
+        elif query_tokens:
             raise InvalidRequest("more than one access token in the request")  # RFC 6750 §2
-        if _stricter(self.offered, route) == "off":
+        elif _stricter(self.offered, route) == "off":
             raise MissingToken("the DPoP scheme is not accepted")
-        return Presented(token, hashlib.sha256(token.encode()).hexdigest(), self._proof(token, sender, now))
+        else:
+            proof = self._proof(token, sender, now)
+        return Presented(token, hashlib.sha256(token.encode()).hexdigest(), proof)
 
     def _proof(self, token: str, sender: SenderRequest, now: float) -> DPoPProof:
         if len(sender.dpop_proofs) != 1:

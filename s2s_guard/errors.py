@@ -111,19 +111,18 @@ class AuthError(Exception):
     @property
     def www_authenticate(self) -> str | None:
         """The ``WWW-Authenticate`` challenge for this error (RFC 6750 §3)."""
-        params = []
-        if self.realm is not None:
-            params.append(f"realm={_quote(self.realm)}")
+        realm = [] if self.realm is None else [f"realm={_quote(self.realm)}"]
+        errors: list[str] = []
         if self.error is not None:
-            params.append(f"error={_quote(self.error)}")
+            errors.append(f"error={_quote(self.error)}")
         if self.description is not None and self.error is not None:
-            params.append(f"error_description={_quote(self.description)}")
+            errors.append(f"error_description={_quote(self.description)}")
         if self.scope is not None:
-            params.append(f"scope={_quote(self.scope)}")
-        if self.resource_metadata is not None:
-            params.append(f"resource_metadata={_quote(self.resource_metadata)}")
+            errors.append(f"scope={_quote(self.scope)}")
+        metadata = [] if self.resource_metadata is None else [f"resource_metadata={_quote(self.resource_metadata)}"]
         if self.dpop_algs is not None:
-            return _dpop_challenges(self, params)
+            return _dpop_challenges(self, [*realm, *metadata], errors)
+        params = [*realm, *errors, *metadata]
         return "Bearer " + ", ".join(params) if params else "Bearer"
 
     @property
@@ -333,17 +332,13 @@ class UseDPoPNonce(AuthError):
     reason = "use_dpop_nonce"
 
 
-_ERROR_PARAMS = ("error=", "error_description=", "scope=")
-
-
-def _dpop_challenges(exc: AuthError, params: list[str]) -> str:
+def _dpop_challenges(exc: AuthError, common: list[str], errors: list[str]) -> str:
     """RFC 9449 §7.1: a DPoP challenge with ``algs``, after a Bearer one when Bearer is accepted too.
 
-    The error parameters go on the challenge of the scheme the request used (DPoP when only
-    DPoP is accepted); the others (``realm``, ``resource_metadata``) on both.
+    The error parameters (``error``, ``error_description``, ``scope``) go on the challenge of the
+    scheme the request used (DPoP when only DPoP is accepted); the ``common`` ones (``realm``,
+    ``resource_metadata``) on both.
     """
-    common = [p for p in params if not p.startswith(_ERROR_PARAMS)]
-    errors = [p for p in params if p.startswith(_ERROR_PARAMS)]
     on_dpop = exc.dpop_request or not exc.bearer_accepted
     dpop = "DPoP " + ", ".join([*common, *(errors if on_dpop else []), f"algs={_quote(exc.dpop_algs or '')}"])
     if not exc.bearer_accepted:

@@ -17,7 +17,7 @@ from .errors import AuthError
 from .guard import Guard
 from .policy import Requirement
 from .principal import Principal
-from .sender import environ_sender
+from .sender import environ_kwargs
 
 __all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "authenticate_environ", "authorization_values",
            "get_principal", "query_tokens", "send_error", "send_metadata"]
@@ -72,15 +72,12 @@ def _path(environ: WSGIEnvironment) -> str:
     return raw.decode("utf-8", "replace") or "/"
 
 
-def authenticate_environ(guard: Guard, environ: WSGIEnvironment, requirement: Requirement | None = None,
-                         *, scheme: str | None = None) -> Principal:
+def authenticate_environ(guard: Guard, environ: WSGIEnvironment, requirement: Requirement | None = None) -> Principal:
     """:meth:`Guard.authenticate_sync` with what a WSGI request carries; the method, URL, ``DPoP``
     proof and client certificate only when the guard checks sender-constrained tokens."""
-    values, tokens = authorization_values(environ), query_tokens(str(environ.get("QUERY_STRING", "")))
-    if not guard.sender_constrained and (requirement is None or requirement.dpop is None):
-        return guard.authenticate_sync(values, requirement, query_tokens=tokens, path=_path(environ))
-    return guard.authenticate_sync(values, requirement, query_tokens=tokens, path=_path(environ),
-                                   **environ_sender(environ, guard.config.trusted_proxy, scheme))
+    return guard.authenticate_sync(authorization_values(environ), requirement,
+                                   query_tokens=query_tokens(str(environ.get("QUERY_STRING", ""))),
+                                   path=_path(environ), **environ_kwargs(guard, environ, requirement))
 
 
 class GuardMiddleware:

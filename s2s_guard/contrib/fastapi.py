@@ -22,12 +22,11 @@ from starlette.authentication import AuthCredentials
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from ..asgi import PRINCIPAL_KEY, authenticate_scope, error_response
+from ..asgi import PRINCIPAL_KEY, authenticate_scope, error_response, metadata_response
 from ..config import GuardConfig
 from ..errors import AuthError
 from ..guard import Guard
 from ..principal import Policy, Principal
-from ..resource_metadata import ResourceMetadata
 from . import bind_requirement, make_requirement
 
 __all__ = ["BearerHTTPException", "FastAPIGuard", "GuardBearer"]
@@ -53,10 +52,9 @@ async def _render(request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
-def _metadata_endpoint(metadata: ResourceMetadata) -> Callable[[Request], Awaitable[Response]]:
+def _metadata_endpoint(guard: Guard) -> Callable[[Request], Awaitable[Response]]:
     async def resource_metadata(request: Request) -> Response:
-        status, headers, body = metadata.respond(request.method)
-        return Response(body, status_code=status, headers=headers)
+        return metadata_response(guard, request.method)
     return resource_metadata
 
 
@@ -104,7 +102,7 @@ class FastAPIGuard:
         app.add_exception_handler(AuthError, _render)
         metadata = self.guard.resource_metadata
         if metadata is not None:
-            app.add_api_route(metadata.path, _metadata_endpoint(metadata), methods=["GET", "HEAD"],
+            app.add_api_route(metadata.path, _metadata_endpoint(self.guard), methods=["GET", "HEAD"],
                               include_in_schema=False)
 
     def require(self, *, policy: Policy | None = None, scopes: Iterable[str] | str = (),
