@@ -233,6 +233,21 @@ def _unknown(mapping: Mapping[str, Any], allowed: set[str], where: str) -> None:
             raise ConfigurationError(f"{where}{key}", f"unknown key; expected one of {sorted(allowed)}")
 
 
+def _table(value: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
+    """A TOML table at ``where`` (``"cache."``, ``"issuers[0]."``) holding only ``allowed`` keys."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(where.rstrip("."), "expected a table")
+    _unknown(value, allowed, where)
+    return value
+
+
+def _integer(value: Any, key: str, *, minimum: int) -> int:
+    """An integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(key, f"expected an integer >= {minimum}")
+    return value
+
+
 def _strings(value: Any, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, Sequence) or not all(isinstance(v, str) and v for v in items):
@@ -259,16 +274,15 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         raise ConfigurationError("issuers", "expected a list of tables")
     issuers = tuple(_build_issuer(item, f"issuers[{i}].") for i, item in enumerate(raw["issuers"]))
     _check_unique(issuers)
-    max_bytes = raw.get("max_token_bytes", 16 * 1024)
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 64:
-        raise ConfigurationError("max_token_bytes", "expected an integer >= 64")
+    max_bytes = _integer(raw.get("max_token_bytes", 16 * 1024), "max_token_bytes", minimum=64)
     realm = raw.get("realm")
     if realm is not None and not isinstance(realm, str):
         raise ConfigurationError("realm", "expected a string")
     if not isinstance(raw.get("allow_query_token", False), bool):
         raise ConfigurationError("allow_query_token", "expected true or false")
+    audience = _strings(raw["audience"], "audience")
     return GuardConfig(
-        audience=_strings(raw["audience"], "audience"),
+        audience=audience,
         issuers=issuers,
         leeway=_number(raw.get("leeway", 60), "leeway"),
         public_paths=_strings(raw.get("public_paths", []), "public_paths", allow_empty=True),
@@ -278,8 +292,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         introspection=_introspection_from(raw, issuers),
         cache=_cache_from(raw.get("cache", {})),
         grants=_grants_from(raw.get("grants", [])),
-        resource_metadata=resource_metadata_from(raw, audience=_strings(raw["audience"], "audience"),
-                                                 issuers=issuers),
+        resource_metadata=resource_metadata_from(raw, audience=audience, issuers=issuers),
         delegation=delegation_from(raw),
         dpop=_dpop_from(raw.get("dpop", {})),
         trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
@@ -296,9 +309,7 @@ def _check_unique(issuers: tuple[IssuerConfig, ...]) -> None:
 
 
 def _build_issuer(raw: Any, where: str) -> IssuerConfig:
-    if not isinstance(raw, Mapping):
-        raise ConfigurationError(where.rstrip("."), "expected a table")
-    _unknown(raw, _ISSUER_KEYS, where)
+    raw = _table(raw, _ISSUER_KEYS, where)
     raw = _derive_issuer(raw, where)
     validation = _validation(raw, where)
     for key in ("issuer", "algorithms") if validation == "jwt" else ("issuer",):
@@ -436,9 +447,7 @@ def _introspection_from(raw: Mapping[str, Any], issuers: tuple[IssuerConfig, ...
                 raise ConfigurationError(f"issuers[{i}].validation", '"introspect" needs an [introspection] table')
         return None
     where = "introspection."
-    if not isinstance(block, Mapping):
-        raise ConfigurationError("introspection", "expected a table")
-    _unknown(block, _INTROSPECTION_KEYS, where)
+    block = _table(block, _INTROSPECTION_KEYS, where)
     client_id = _optional_str(block, "client_id", where)
     if client_id is None:
         raise ConfigurationError(where + "client_id", "required: this API's client id at the authorization server")
@@ -509,18 +518,14 @@ def _private_key_alg(block: Mapping[str, Any]) -> str:
 
 def _cache_from(block: Any) -> CacheConfig:
     where = "cache."
-    if not isinstance(block, Mapping):
-        raise ConfigurationError("cache", "expected a table")
-    _unknown(block, _CACHE_KEYS, where)
+    block = _table(block, _CACHE_KEYS, where)
     backend = block.get("backend", "memory")
     if backend not in ("memory", "redis"):
         raise ConfigurationError(where + "backend", 'expected "memory" or "redis"')
     url = _optional_str(block, "url", where)
     if backend == "redis" and (url is None or not url.startswith(("redis://", "rediss://", "unix://"))):
         raise ConfigurationError(where + "url", 'backend "redis" needs url = "redis://host:port/db"')
-    maxsize = block.get("maxsize", 10_000)
-    if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
-        raise ConfigurationError(where + "maxsize", "expected an integer >= 1")
+    maxsize = _integer(block.get("maxsize", 10_000), where + "maxsize", minimum=1)
     if not isinstance(block.get("verified", True), bool):
         raise ConfigurationError(where + "verified", "expected true or false")
     return CacheConfig(
@@ -535,9 +540,7 @@ _TELEMETRY_KEYS = {"audit", "otel", "spans"}
 
 
 def _telemetry_from(block: Any) -> TelemetryConfig:
-    if not isinstance(block, Mapping):
-        raise ConfigurationError("telemetry", "expected a table")
-    _unknown(block, _TELEMETRY_KEYS, "telemetry.")
+    block = _table(block, _TELEMETRY_KEYS, "telemetry.")
     return TelemetryConfig(**{key: _bool(block, key, "telemetry.") for key in block})
 
 
@@ -665,9 +668,7 @@ def _grants_from(value: Any) -> tuple[Grant, ...]:
 
 
 def _grant(raw: Any, where: str) -> Grant:
-    if not isinstance(raw, Mapping):
-        raise ConfigurationError(where.rstrip("."), "expected a table")
-    _unknown(raw, _GRANT_KEYS, where)
+    raw = _table(raw, _GRANT_KEYS, where)
     for key in ("app", "resource", "right"):
         if key not in raw:
             raise ConfigurationError(where + key, "required")
@@ -695,16 +696,12 @@ def binding_mode(value: Any, key: str) -> str:
 
 def _dpop_from(block: Any) -> DPoPConfig:
     where = "dpop."
-    if not isinstance(block, Mapping):
-        raise ConfigurationError("dpop", "expected a table")
-    _unknown(block, _DPOP_KEYS, where)
+    block = _table(block, _DPOP_KEYS, where)
     algorithms = _strings(block.get("algorithms", list(DPOP_ALGORITHMS)), where + "algorithms")
     for alg in algorithms:
         if alg not in ASYMMETRIC_ALGORITHMS:  # RFC 9449 §4.2: asymmetric only, never none or HS*
             raise ConfigurationError(where + "algorithms", f"{alg!r}: expected {sorted(ASYMMETRIC_ALGORITHMS)}")
-    size = block.get("replay_cache_size", 100_000)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ConfigurationError(where + "replay_cache_size", "expected an integer >= 1")
+    size = _integer(block.get("replay_cache_size", 100_000), where + "replay_cache_size", minimum=1)
     return DPoPConfig(
         algorithms=algorithms, nonce=_bool(block, "nonce", where), nonce_secret=_nonce_secret(block),
         iat_window=_number(block.get("iat_window", 60), where + "iat_window", minimum=1),
@@ -725,9 +722,7 @@ def _nonce_secret(block: Mapping[str, Any]) -> bytes | None:
 
 def _trusted_proxy_from(block: Any) -> TrustedProxyConfig:
     where = "trusted_proxy."
-    if not isinstance(block, Mapping):
-        raise ConfigurationError("trusted_proxy", "expected a table")
-    _unknown(block, _PROXY_KEYS, where)
+    block = _table(block, _PROXY_KEYS, where)
     url_headers = block.get("url_headers")
     if url_headers is not None and url_headers not in _URL_HEADERS:
         raise ConfigurationError(where + "url_headers", f"expected one of {list(_URL_HEADERS)}")

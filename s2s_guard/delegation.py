@@ -52,11 +52,9 @@ def delegation_from(raw: Mapping[str, Any]) -> DelegationConfig | None:
     block = raw.get("delegation")
     if block is None:
         return None
-    from .config import _strings, _unknown  # local: config imports this module
+    from .config import _strings, _table  # local: config imports this module
 
-    if not isinstance(block, Mapping):
-        raise ConfigurationError("delegation", "expected a table")
-    _unknown(block, _KEYS, "delegation.")
+    block = _table(block, _KEYS, "delegation.")
     actors = block.get("actors")
     return DelegationConfig(
         actors=None if actors is None else frozenset(_strings(actors, "delegation.actors", allow_empty=True)),

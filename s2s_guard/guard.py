@@ -65,6 +65,11 @@ def _twin(principal: Principal, sha: str) -> None:
     object.__setattr__(principal, "token_twin_sha256", sha)
 
 
+def _headers(authorization: Authorization) -> list[str]:
+    """The ``Authorization`` value(s) as the list :func:`extract_bearer` takes."""
+    return [authorization] if isinstance(authorization, str) else list(authorization or ())
+
+
 def token_sha256(token: str) -> str:
     """The SHA-256 hex digest that stands for a token in logs and caches."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -120,16 +125,6 @@ class Guard:
 
     # -- the sans-I/O steps ------------------------------------------------------------------
 
-    def _prepare(self, authorization: Authorization, query_tokens: Sequence[str]) -> _Pending:
-        headers = [authorization] if isinstance(authorization, str) else list(authorization or ())
-        token = extract_bearer(headers, query_tokens, allow_query=self.config.allow_query_token)
-        sha = token_sha256(token)
-        try:
-            return self._route_jws(parse_compact(token, self.config.max_token_bytes), sha)
-        except AuthError as exc:
-            exc.detail = f"{exc.detail} (token sha256 {sha[:16]})"
-            raise
-
     def _route_jws(self, jws: CompactJWS, sha: str) -> _Pending:
         """Find the issuer (exact ``iss``, then templates) and check the header against it."""
         outer = None
@@ -153,8 +148,7 @@ class Guard:
                 return issuer
         return None
 
-    def _finish(self, pending: _Pending, keys: KeySet, requirement: Requirement | None,
-                now: float) -> Principal:
+    def _finish(self, pending: _Pending, keys: KeySet, now: float) -> Principal:
         issuer = pending.issuer
         verify_jws(pending.jws, pending.alg, keys)
         profile = self._profile(issuer)
@@ -168,8 +162,6 @@ class Guard:
             _twin(principal, ecdsa_twin_sha256(pending.alg, pending.jws.signing_input, pending.jws.signature))
         if self._delegation is not None:
             self._delegation.check(principal)  # RFC 8693: global and issuer rules, before caching
-        if requirement is not None:
-            self._check(requirement, principal)
         return principal
 
     def _check(self, requirement: Requirement, principal: Principal) -> None:
@@ -246,7 +238,7 @@ class Guard:
             principal, expires = self._introspected(result, sha, now)
         else:
             keys = await self._sources[pending.issuer.issuer].akeys(pending.jws.header, now)
-            principal = self._finish(pending, keys, None, now)
+            principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now) if self._verified.enabled else now
         if self._verified.enabled:  # with the cache off, no coroutine for a no-op
             await self._verified.aput(principal, expires, now)
@@ -281,7 +273,7 @@ class Guard:
             principal, expires = self._introspected(result, sha, now)
         else:
             keys = self._sources[pending.issuer.issuer].keys_sync(pending.jws.header, now)
-            principal = self._finish(pending, keys, None, now)
+            principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now)
         self._verified.put_sync(principal, expires, now)
         return principal
@@ -290,7 +282,7 @@ class Guard:
 
     async def _asender(self, authorization: Authorization, requirement: Requirement | None,
                        query_tokens: Sequence[str], sender: SenderRequest) -> Principal:
-        headers = [authorization] if isinstance(authorization, str) else list(authorization or ())
+        headers = _headers(authorization)
         now, principal = self.clock(), None
         try:
             presented = self._binding.present(headers, query_tokens, requirement, sender, now)
@@ -307,7 +299,7 @@ class Guard:
 
     def _sender_sync(self, authorization: Authorization, requirement: Requirement | None,
                      query_tokens: Sequence[str], sender: SenderRequest) -> Principal:
-        headers = [authorization] if isinstance(authorization, str) else list(authorization or ())
+        headers = _headers(authorization)
         now, principal = self.clock(), None
         try:
             presented = self._binding.present(headers, query_tokens, requirement, sender, now)
@@ -336,14 +328,14 @@ class Guard:
             return None
         token = header[7:]
         raw = token.encode("ascii", "replace")  # non-ASCII becomes "?", never in a token
-        return token, raw, hashlib.sha256(raw).hexdigest()
+        return token, raw, _sha256(raw).hexdigest()
 
     def _token(self, authorization: Authorization, query_tokens: Sequence[str],
                plain: tuple[str, bytes, str] | None) -> tuple[str, str]:
         """The Bearer token (RFC 6750 §2.1) and its SHA-256 hex; a plain b64token keeps its hash."""
         if plain is not None and plain[1] and not plain[1].translate(None, _BEARER_ALPHABET):
             return plain[0], plain[2]  # exactly what extract_bearer returns for this input
-        headers = [authorization] if isinstance(authorization, str) else list(authorization or ())
+        headers = _headers(authorization)
         token = extract_bearer(headers, query_tokens, allow_query=self.config.allow_query_token)
         return token, token_sha256(token)
 

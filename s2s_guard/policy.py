@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .config import binding_mode
 from .delegation import actor_ids, delegation_refusal, max_depth_of
 from .errors import ConfigurationError, DelegationNotAllowed, InsufficientScope
 from .grants import GrantStore, Right, UserPermissions, parse_right
@@ -60,9 +61,8 @@ class Requirement:
         object.__setattr__(self, "resource", resource)
         object.__setattr__(self, "actors", actor_ids(actors, "actors"))
         object.__setattr__(self, "max_delegation_depth", max_depth_of(max_delegation_depth, "max_delegation_depth"))
-        if dpop is not None and dpop not in ("off", "allowed", "required"):
-            raise ConfigurationError("dpop", 'expected "off", "allowed" or "required"')
-        object.__setattr__(self, "dpop", None if dpop == "off" else dpop)
+        mode = None if dpop is None else binding_mode(dpop, "dpop")  # the [[issuers]] modes
+        object.__setattr__(self, "dpop", None if mode == "off" else mode)
 
     def resolve(self, request: Any) -> Requirement:
         """This requirement with a callable ``resource`` computed from ``request`` (adapters call this)."""

@@ -80,11 +80,9 @@ def resource_metadata_from(raw: Mapping[str, Any], *, audience: Sequence[str],
     block = raw.get("resource_metadata")
     if block is None:
         return None
-    from .config import _number, _unknown  # local: config imports this module
+    from .config import _number, _table  # local: config imports this module
 
-    if not isinstance(block, Mapping):
-        raise ConfigurationError("resource_metadata", "expected a table")
-    _unknown(block, _KEYS, _WHERE)
+    block = _table(block, _KEYS, _WHERE)
     resource = _text(block, "resource") or audience[0]
     if "#" in resource:  # RFC 9728 §1.2: the resource identifier has no fragment
         raise ConfigurationError(_WHERE + "resource", "a resource identifier has no fragment (#)")
@@ -99,11 +97,10 @@ def resource_metadata_from(raw: Mapping[str, Any], *, audience: Sequence[str],
         signed=_signed(block.get("signed"), resource))
 
 
-def _text(block: Mapping[str, Any], key: str) -> str | None:
-    value = block.get(key)
-    if value is not None and (not isinstance(value, str) or not value):
-        raise ConfigurationError(_WHERE + key, "expected a non-empty string")
-    return value
+def _text(block: Mapping[str, Any], key: str, where: str = _WHERE) -> str | None:
+    from .config import _optional_str
+
+    return _optional_str(block, key, where)
 
 
 def _url(block: Mapping[str, Any], key: str) -> str | None:
@@ -179,17 +176,14 @@ def _bearer_methods(block: Mapping[str, Any], allow_query: bool) -> list[str]:
 
 def _proof_members(block: Mapping[str, Any], doc: dict[str, Any]) -> None:
     """RFC 9449 §5.2 and RFC 8705 §3.3 members, when the deployment states them."""
-    from .config import _strings
+    from .config import _bool, _strings
 
     if "dpop_signing_alg_values_supported" in block:
         doc["dpop_signing_alg_values_supported"] = list(_strings(
             block["dpop_signing_alg_values_supported"], _WHERE + "dpop_signing_alg_values_supported"))
     for key in _FLAGS:
-        value = block.get(key)
-        if value is not None and not isinstance(value, bool):
-            raise ConfigurationError(_WHERE + key, "expected true or false")
-        if value is not None:
-            doc[key] = value
+        if block.get(key) is not None:
+            doc[key] = _bool(block, key, _WHERE)
 
 
 def _signed(block: Any, resource: str) -> SignedMetadataConfig | None:
@@ -208,10 +202,7 @@ def _signed(block: Any, resource: str) -> SignedMetadataConfig | None:
         key = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigurationError(where + "key_file", f"cannot read {path}: {exc.strerror}") from exc
-    values = {k: block.get(k) for k in ("issuer", "alg", "kid")}
-    for k, v in values.items():
-        if v is not None and (not isinstance(v, str) or not v):
-            raise ConfigurationError(where + k, "expected a non-empty string")
+    values = {k: _text(block, k, where) for k in ("issuer", "alg", "kid")}
     return SignedMetadataConfig(issuer=values["issuer"] or resource, key=key, alg=values["alg"],
                                 kid=values["kid"])
 
