@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 from .config import GuardConfig, IssuerConfig, load_config
 from .core.bearer import extract_bearer
-from .core.jws import CompactJWS, ecdsa_twin_sha256, parse_compact
+from .core.jws import CompactJWS, parse_compact
 from .core.jwt import check_header, issuer_of, verify_jws
-from .core.keys import KeySet
+from .core.keys import KeySet, ecdsa_twin_sha256
 from .core.sharepoint import unwrap_outer
 from .grants import ConfigGrantStore, GrantStore, UserPermissions
 from .core.flow import retry_after

@@ -8,9 +8,7 @@ Strict means: exactly three base64url parts without padding and in canonical for
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
 import json
 import re
 from base64 import urlsafe_b64decode
@@ -20,7 +18,7 @@ from typing import Any
 
 from ..errors import MalformedToken, TokenTooLarge
 
-__all__ = ["CompactJWS", "b64url_decode", "ecdsa_twin_sha256", "parse_compact", "parse_json_object"]
+__all__ = ["CompactJWS", "b64url_decode", "parse_compact", "parse_json_object"]
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # Last character of a canonical encoding: the unused low bits must be zero (RFC 4648 §3.5).
@@ -207,29 +205,3 @@ def _parse_compact_slow(token: str, max_bytes: int) -> CompactJWS:
     payload = parse_json_object(b64url_decode(p64), "payload")
     return CompactJWS(header, payload, f"{h64}.{p64}".encode("ascii"), b64url_decode(s64))
 
-
-# The group orders of the JWA ECDSA curves (SEC 2 §2.4.2, §2.5.1, §2.6.1).
-_ECDSA_ORDERS = {
-    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-    "ES384": int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
-                 "581A0DB248B0A77AECEC196ACCC52973", 16),
-    "ES512": int("01" + "F" * 64 + "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409", 16),
-}
-
-
-def ecdsa_twin_sha256(alg: str, signing_input: bytes, signature: bytes) -> str:
-    """SHA-256 of the same token signed ``(r, n - s)``: ECDSA's second valid signature (SEC 1 §4.1.4).
-
-    Anyone can compute that twin from a token they saw, so a revocation by token hash must
-    name both spellings. Empty for algorithms without such a twin (RSA, EdDSA, HMAC).
-    """
-    order = _ECDSA_ORDERS.get(alg)
-    if order is None or not signature or len(signature) % 2:
-        return ""
-    size = len(signature) // 2
-    s = int.from_bytes(signature[size:], "big")
-    if not 0 < s < order:
-        return ""
-    twin = signature[:size] + (order - s).to_bytes(size, "big")
-    encoded = base64.urlsafe_b64encode(twin).rstrip(b"=")
-    return hashlib.sha256(signing_input + b"." + encoded).hexdigest()

@@ -27,7 +27,7 @@ from jwt.exceptions import InvalidKeyError
 
 from ..errors import ConfigurationError, UnknownKey
 
-__all__ = ["KeySet", "VerificationKey", "load_certificate", "verify_signature"]
+__all__ = ["KeySet", "VerificationKey", "ecdsa_twin_sha256", "load_certificate", "verify_signature"]
 
 log = logging.getLogger("s2s_guard.keys")
 
@@ -36,7 +36,14 @@ PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519Pu
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
-_CURVES = {"ES256": ("secp256r1", 32), "ES384": ("secp384r1", 48), "ES512": ("secp521r1", 66)}
+#: alg → (curve name, byte size of r and of s, group order n: SEC 2 §2.4.2, §2.5.1, §2.6.1).
+_CURVES = {
+    "ES256": ("secp256r1", 32, 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551),
+    "ES384": ("secp384r1", 48, int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+                                   "581A0DB248B0A77AECEC196ACCC52973", 16)),
+    "ES512": ("secp521r1", 66, int("01" + "F" * 64 + "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47"
+                                   "AEBB6FB71E91386409", 16)),
+}
 _MIN_RSA_BITS = 2048
 #: Checks (signing_input, signature) for one key and algorithm; built once, used per request.
 Verifier = Callable[[bytes, bytes], bool]
@@ -131,6 +138,24 @@ def _ec_verifier(key: ec.EllipticCurvePublicKey, size: int, ecdsa: ec.ECDSA) -> 
             return False
         return True
     return check
+
+
+def ecdsa_twin_sha256(alg: str, signing_input: bytes, signature: bytes) -> str:
+    """SHA-256 of the same token signed ``(r, n - s)``: ECDSA's second valid signature (SEC 1 §4.1.4).
+
+    Anyone can compute that twin from a token they saw, so a revocation by token hash must
+    name both spellings. Empty for algorithms without such a twin (RSA, EdDSA, HMAC) and for a
+    signature that is not R || S of the curve's size (RFC 7518 §3.4) with ``0 < s < n``.
+    """
+    curve = _CURVES.get(alg)
+    if curve is None or len(signature) != 2 * curve[1]:
+        return ""
+    _, size, order = curve
+    s = int.from_bytes(signature[size:], "big")
+    if not 0 < s < order:
+        return ""
+    twin = signature[:size] + (order - s).to_bytes(size, "big")
+    return hashlib.sha256(signing_input + b"." + b64url(twin).encode("ascii")).hexdigest()
 
 
 _HS = "(shared secret)"  # a memo tag: for HMAC every secret is a candidate, whatever the header names

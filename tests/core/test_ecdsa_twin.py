@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from s2s_guard import Guard
-from s2s_guard.core.jws import ecdsa_twin_sha256
+from s2s_guard.core.keys import ecdsa_twin_sha256
 from s2s_guard.errors import AuthError
 
 CURVES = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}

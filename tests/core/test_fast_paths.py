@@ -1,8 +1,9 @@
 """The per-request shortcuts in core decide exactly what the long way decides.
 
 Parsed headers are remembered per header segment, key selection per (alg, identifier),
-prepared verifiers per key, and flat payloads skip the duplicate-member hook; each must keep
-every refusal of the long way and must not let one token's data leak into another's.
+prepared verifiers per key, and a JSON text that is exactly one value skips ``decode``'s
+whitespace handling; each must keep every refusal of the long way and must not let one
+token's data leak into another's.
 """
 
 from __future__ import annotations
