@@ -25,11 +25,17 @@ from ..errors import ServiceUnavailable
 from .flow import HTTPRequest, HTTPResponse, cache_max_age, retry_after
 from .keys import KeySet
 
-__all__ = ["JWKSState", "parse_jwks"]
+__all__ = ["JWKSState", "lifetime_of", "parse_jwks"]
 
 log = logging.getLogger("s2s_guard.jwks")
 _MAX_JWKS_BYTES = 512 * 1024
 _EMPTY_RETRY = 2.0  # with no keys at all, retry a failed fetch this often (at most)
+
+
+def lifetime_of(headers: Mapping[str, str], min_age: float, max_age: float, default: float) -> float:
+    """RFC 9111 §5.2.2.1: ``Cache-Control: max-age`` clamped to ``[min_age, max_age]``; ``default`` without one."""
+    age = cache_max_age(headers)
+    return default if age is None else min(max(age, min_age), max_age)
 
 
 def parse_jwks(response: HTTPResponse) -> KeySet:
@@ -57,7 +63,6 @@ class JWKSState:
         self.refresh_ahead = refresh_ahead  # share of the lifetime after which to refresh ahead
         self.refresh_at = float("inf")  # when a request should start a background refresh
         self.etag: str | None = None  # RFC 9110 §8.8.3: the validator of ``document``
-        self._lifetime = max_age
         self.parse = parse  # parse_jwks, or parse_metadata for a SharePoint metadata document
         self.min_age, self.stale_if_error = min(min_age, max_age), stale_if_error
         self.keys: KeySet | None = None
@@ -114,13 +119,11 @@ class JWKSState:
             if keys is None:
                 self.failed = True
                 return
-            age = cache_max_age(response.headers)
-            if age is None:  # RFC 9111 §4.3.4: a 304 without Cache-Control keeps the stored lifetime
-                lifetime = self._lifetime if not_modified else self.max_age
-            else:
-                lifetime = min(max(age, self.min_age), self.max_age)
+            # RFC 9111 §4.3.4: a 304 without Cache-Control keeps the stored lifetime
+            stored = max(0.0, self.fresh_until - self.fetched_at) if not_modified else self.max_age
+            lifetime = lifetime_of(response.headers, self.min_age, self.max_age, stored)
             self.keys, self.fresh_until, self.failed = keys, now + lifetime, False
-            self._lifetime, self.refresh_at = lifetime, now + lifetime * self.refresh_ahead
+            self.refresh_at = now + lifetime * self.refresh_ahead
             if not not_modified:
                 self.document = response.content
             self.fetched_at = now
@@ -138,8 +141,7 @@ class JWKSState:
         with self._lock:
             self.keys, self.fresh_until, self.failed = keys, fresh_until, False
             self.document, self.fetched_at, self.etag = document, fetched_at, etag
-            self._lifetime = max(0.0, fresh_until - fetched_at)
-            self.refresh_at = fetched_at + self._lifetime * self.refresh_ahead
+            self.refresh_at = fetched_at + max(0.0, fresh_until - fetched_at) * self.refresh_ahead
         return True
 
     def record(self, now: float) -> bytes | None:

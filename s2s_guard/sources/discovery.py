@@ -12,7 +12,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from ..core.flow import Flow, HTTPRequest, HTTPResponse, cache_max_age
+from ..core.flow import Flow, HTTPRequest, HTTPResponse
+from ..core.jwks import lifetime_of
 from .http import Transport, adrive, drive_sync
 
 __all__ = ["Discovery", "Metadata", "parse_metadata"]
@@ -56,7 +57,7 @@ class Discovery:
 
     The lifetime is the response's ``Cache-Control: max-age`` clamped to ``[min_age, max_age]``
     (``max_age`` without one). Revalidation is conditional (``If-None-Match`` with the last
-    ``ETag``; a 304 renews the lifetime) and runs inside key refreshes, so with refresh-ahead it
+    ``ETag``; a 304 renews the lifetime, the stored one if it carries no ``max-age``) and runs inside key refreshes, so with refresh-ahead it
     stays off the request path. A failed or refused refetch keeps the last good metadata; at
     most one attempt per ``cooldown``.
     """
@@ -71,6 +72,7 @@ class Discovery:
         self.metadata: Metadata | None = None
         self.etag: str | None = None  # RFC 9110 §8.8.3: the validator of ``metadata``
         self.fresh_until = float("-inf")
+        self.fetched_at = float("-inf")  # when ``metadata`` was last fetched or revalidated
         self._attempted_at = float("-inf")
         self._claim = threading.Lock()
         self.transport = Transport()
@@ -82,9 +84,10 @@ class Discovery:
             self._attempted_at = now
             return True
 
-    def _lifetime(self, response: HTTPResponse) -> float:
-        max_age = cache_max_age(response.headers)
-        return self.max_age if max_age is None else min(max(max_age, self.min_age), self.max_age)
+    def _renew(self, response: HTTPResponse, now: float, stored: float) -> None:
+        """Fresh for the response's clamped ``max-age``, or ``stored`` seconds without one."""
+        self.fresh_until = now + lifetime_of(response.headers, self.min_age, self.max_age, stored)
+        self.fetched_at = now
 
     def flow(self, now: float) -> Flow[Metadata | None]:
         """The metadata, fetched when missing or revalidated when stale; ``None`` while it cannot be had."""
@@ -96,7 +99,8 @@ class Discovery:
         response = yield HTTPRequest("GET", self.url, headers, timeout=self.timeout,
                                      max_bytes=_MAX_METADATA_BYTES)
         if response.status == 304 and self.metadata is not None:  # RFC 9111 §4.3.4: still valid
-            self.fresh_until = now + self._lifetime(response)
+            self.etag = response.headers.get("etag") or self.etag
+            self._renew(response, now, max(0.0, self.fresh_until - self.fetched_at))  # stored lifetime
             return self.metadata
         try:
             metadata = parse_metadata(response, self.issuer)
@@ -107,7 +111,7 @@ class Discovery:
         if self.metadata is not None and metadata != self.metadata:
             log.info("discovery metadata of %s changed", self.url)
         self.metadata, self.etag = metadata, response.headers.get("etag")
-        self.fresh_until = now + self._lifetime(response)
+        self._renew(response, now, self.max_age)
         return self.metadata
 
     def get_sync(self, now: float) -> Metadata | None:

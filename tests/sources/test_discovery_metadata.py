@@ -11,7 +11,7 @@ import pytest
 
 from s2s_guard import AuthError, Guard, ServiceUnavailable
 from s2s_guard.core.flow import HTTPResponse
-from s2s_guard.sources.discovery import parse_metadata
+from s2s_guard.sources.discovery import Discovery, parse_metadata
 from s2s_guard.testing import LocalIssuer
 
 HTTPServer = Any  # tests/sources/conftest.py: the scriptable loopback server
@@ -91,3 +91,29 @@ def test_discovery_supplies_the_introspection_endpoint(http_server: HTTPServer) 
 def test_parse_metadata_refuses_bad_documents(doc: Any) -> None:
     with pytest.raises(ValueError):
         parse_metadata(HTTPResponse(200, {}, json.dumps(doc).encode()), "x")
+
+
+def _drive(discovery: Discovery, now: float, response: HTTPResponse) -> tuple[Any, dict[str, str]]:
+    """Run one revalidation of ``discovery`` at ``now`` by hand: (the metadata, the request's headers)."""
+    flow = discovery.flow(now)
+    request = next(flow)
+    try:
+        flow.send(response)
+    except StopIteration as stop:
+        return stop.value, dict(request.headers)
+    raise AssertionError("the discovery flow asked for a second request")
+
+
+def test_a_304_without_max_age_keeps_the_stored_lifetime() -> None:
+    """RFC 9111 §4.3.4, as for JWKS: a 304 renews the lifetime the 200 gave, not ``max_age``."""
+    url = "https://idp.test/.well-known/openid-configuration"
+    doc = json.dumps({"issuer": "https://idp.test", "jwks_uri": "https://idp.test/keys"}).encode()
+    discovery = Discovery(url, issuer="https://idp.test", cooldown=0, min_age=60, max_age=86400)
+    first, _ = _drive(discovery, 1000.0, HTTPResponse(200, {
+        "content-type": "application/json", "etag": '"v1"', "cache-control": "max-age=300"}, doc))
+    assert discovery.fresh_until == 1300.0
+    again, headers = _drive(discovery, 1300.0, HTTPResponse(304, {"etag": '"v1"'}))
+    assert headers["If-None-Match"] == '"v1"' and again is first
+    assert discovery.fresh_until == 1600.0  # 300 s again, not a day
+    _drive(discovery, 1600.0, HTTPResponse(304, {"cache-control": "max-age=120"}))
+    assert discovery.fresh_until == 1720.0 and discovery.etag == '"v1"'
