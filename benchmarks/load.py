@@ -28,7 +28,6 @@ import os
 import platform
 import secrets
 import shutil
-import socketserver
 import sys
 import tempfile
 import threading
@@ -46,7 +45,7 @@ from load_support import (AppServer, PythonLoad, Record, RedisServer, Stream, Wr
 
 from s2s_guard.sources.introspection import Introspector  # noqa: E402
 from s2s_guard.testing import LocalIssuer, generate_key  # noqa: E402
-from s2s_guard.testing._server import IssuerHTTPServer  # noqa: E402
+from s2s_guard.testing._server import IssuerHTTPServer, SlowRoute  # noqa: E402
 
 AUD = "api://load"
 #: How long the guard rests a failed introspection endpoint (Introspector's default).
@@ -116,13 +115,6 @@ def app_server(config: dict[str, Any] | None, lab: Lab, name: str) -> Iterator[A
         server.stop()
 
 
-def _quiet_handle_error(self: socketserver.BaseServer, request: Any, client_address: Any) -> None:
-    """Drop the traceback http.server prints when a client hung up first (the guard's timeout)."""
-    if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-        socketserver.BaseServer.handle_error(self, request, client_address)
-
-
-IssuerHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]  # this process only
 # The LocalIssuer listens with a backlog of 128; this script's bursts of introspection calls are
 # bigger (SYNs dropped: 1 s retransmit, a ConnectTimeout at the guard). A real IdP listens deep.
 IssuerHTTPServer.request_queue_size = 1024
@@ -417,35 +409,6 @@ def _total(cells: dict[tuple[str, str], Cell]) -> int:
 
 # -- (3) the introspection server is slowed past its timeout -------------------------------------
 
-class SlowIntrospection:
-    """Wraps the issuer's ``/introspect`` route: a settable delay, and how many requests are in it at once."""
-
-    def __init__(self, issuer: LocalIssuer) -> None:
-        self.route = issuer.routes["/introspect"]
-        self.delay = 0.0
-        self.calls = 0
-        self.in_flight = self.peak = 0
-        self._lock = threading.Lock()
-        issuer.routes["/introspect"] = self
-
-    def __call__(self, issuer: LocalIssuer, request: Any) -> Any:
-        with self._lock:
-            self.calls += 1
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-        try:
-            if self.delay:
-                time.sleep(self.delay)
-            return self.route(issuer, request)
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-
-    def slow_down(self, delay: float) -> None:
-        with self._lock:
-            self.delay, self.peak, self.calls = delay, self.in_flight, 0
-
-
 def scenario_introspection(lab: Lab) -> Outcome:
     timeout, phase = lab.args.introspection_timeout, lab.args.phase
     with local_issuer() as issuer:
@@ -457,7 +420,7 @@ def scenario_introspection(lab: Lab) -> Outcome:
         claims = {"client_id": "load-client", "sub": "load-client", "scope": "orders.read"}
         cached = [issuer.issue_opaque(claims, ttl=3600) for _ in range(50)]
         fresh = [issuer.issue_opaque(claims, ttl=3600) for _ in range(100_000)]
-        slow = SlowIntrospection(issuer)
+        slow = SlowRoute(issuer, "/introspect")
         stats: dict[str, int] = {}
 
         def restore() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs
 if TYPE_CHECKING:
     from .issuer import LocalIssuer
 
-__all__ = ["IssuerHTTPServer", "IssuerRequest", "Reply", "Route", "json_reply", "make_handler"]
+__all__ = ["IssuerHTTPServer", "IssuerRequest", "Reply", "Route", "SlowRoute", "json_reply", "make_handler"]
 
 log = logging.getLogger("s2s_guard.testing")
 _MAX_BODY = 1024 * 1024
@@ -98,6 +99,35 @@ class IssuerHTTPServer(ThreadingHTTPServer):
 
     request_queue_size = 128
     daemon_threads = True
+
+
+class SlowRoute:
+    """Wraps the issuer's (two-argument) route at ``path``: answers after a settable ``delay``,
+    counting the requests (``calls``) and how many are in it at once (``in_flight``, ``peak``)."""
+
+    def __init__(self, issuer: LocalIssuer, path: str, delay: float = 0.0) -> None:
+        self.route, self.delay = issuer.routes[path], delay
+        self.calls = self.in_flight = self.peak = 0
+        self._lock = threading.Lock()
+        issuer.routes[path] = self
+
+    def __call__(self, issuer: LocalIssuer, request: IssuerRequest) -> Any:
+        with self._lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return self.route(issuer, request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def slow_down(self, delay: float) -> None:
+        """Set a new delay and restart the counts (``peak`` from the requests in it now)."""
+        with self._lock:
+            self.delay, self.peak, self.calls = delay, self.in_flight, 0
 
 
 def make_handler(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:

@@ -16,7 +16,6 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -96,7 +95,7 @@ class LocalIssuer:
         self.opaque_tokens: dict[str, dict[str, Any]] = {}
         self.revoked: set[str] = set()  # revoked jti values and opaque tokens
         self.seen_assertions: set[str] = set()  # client assertion jti values (replay check)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: IssuerHTTPServer | None = None
         self._issuer = issuer
         self._address = (host, port)
         self._tenant_id = tenant_id
@@ -132,8 +131,7 @@ class LocalIssuer:
         return self.url + "/_layouts/15/metadata/json/1"
 
     def start(self) -> LocalIssuer:
-        self._server = IssuerHTTPServer(self._address, make_handler(self))
-        self._server.daemon_threads = True
+        self._server = IssuerHTTPServer(self._address, make_handler(self))  # daemon threads
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                          name="s2s-local-issuer", daemon=True).start()  # quick to stop
         return self

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
@@ -24,43 +22,17 @@ from s2s_guard.core.keys import KeySet
 from s2s_guard.sources.introspection import Introspector
 from s2s_guard.sources.jwks import StaticKeys
 from s2s_guard.testing import LocalIssuer
-from s2s_guard.testing._server import IssuerHTTPServer
+from s2s_guard.testing._server import IssuerHTTPServer, SlowRoute
 
 AUD = "api://faults"
 CLAIMS = {"client_id": "billing", "sub": "billing", "scope": "orders.read"}
 SECRET = "faults-resource-server-secret-0123456789"
 
 
-class SlowRoute:
-    """The issuer's ``/introspect``, answering after ``delay`` seconds; counts the requests in it at once."""
-
-    def __init__(self, issuer: LocalIssuer, delay: float) -> None:
-        self.route, self.delay = issuer.routes["/introspect"], delay
-        self.in_flight = self.peak = 0
-        self._lock = threading.Lock()
-        issuer.routes["/introspect"] = self
-
-    def __call__(self, issuer: LocalIssuer, request: Any) -> Any:
-        with self._lock:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-        try:
-            time.sleep(self.delay)
-            return self.route(issuer, request)
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-
-
-def _quiet(self: IssuerHTTPServer, request: Any, client_address: Any) -> None:
-    """A client that gave up (the guard's timeout) makes the slow answer a broken pipe: not news."""
-
-
 @pytest.fixture
 def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalIssuer]:
     """A local issuer whose listen backlog lets every concurrent connection reach it."""
     monkeypatch.setattr(IssuerHTTPServer, "request_queue_size", 1024)
-    monkeypatch.setattr(IssuerHTTPServer, "handle_error", _quiet)
     with LocalIssuer(audience=AUD, algorithms=("ES256",)) as local:
         local.register_client("faults-api", secret=SECRET)
         yield local
@@ -107,7 +79,7 @@ DRIVERS = {"async": outcomes_async, "sync": outcomes_sync}
 def test_slow_introspection_server_sees_a_bounded_number_of_calls(issuer: LocalIssuer, driver: str) -> None:
     """Issue 7, load and faults (3): distinct cold tokens, more than the cap, against a server slower
     than the timeout. Before the fix every request made its own call (a pile-up as deep as the load)."""
-    route = SlowRoute(issuer, delay=0.6)
+    route = SlowRoute(issuer, "/introspect", delay=0.6)
     guard = guard_for(issuer, timeout=0.3)
     tokens = [issuer.issue_opaque(CLAIMS) for _ in range(Introspector.MAX_IN_FLIGHT + 32)]
     results = DRIVERS[driver](guard, tokens)
@@ -121,7 +93,7 @@ def test_slow_introspection_server_sees_a_bounded_number_of_calls(issuer: LocalI
 def test_more_cold_tokens_than_the_cap_wait_for_a_slot_on_a_healthy_server(issuer: LocalIssuer,
                                                                            driver: str) -> None:
     """The cap bounds the calls in flight; it does not refuse a burst that a healthy server answers."""
-    SlowRoute(issuer, delay=0.05)
+    SlowRoute(issuer, "/introspect", delay=0.05)
     guard = guard_for(issuer, timeout=5.0)
     tokens = [issuer.issue_opaque(CLAIMS) for _ in range(Introspector.MAX_IN_FLIGHT + 32)]
     results = DRIVERS[driver](guard, tokens)
@@ -133,7 +105,7 @@ def test_more_cold_tokens_than_the_cap_wait_for_a_slot_on_a_healthy_server(issue
 def test_outage_window_opens_when_the_failure_is_seen(issuer: LocalIssuer) -> None:
     """Issue 7, load and faults (3): with a timeout longer than ``outage``, the window used to open
     at the request's start and be over before the timeout fired, so every request called again."""
-    SlowRoute(issuer, delay=0.6)
+    SlowRoute(issuer, "/introspect", delay=0.6)
     config = IntrospectionConfig(client_id="faults-api", endpoint=issuer.introspection_url,
                                  client_secret=SECRET, timeout=0.3)
     introspector = Introspector(config, IssuerConfig(name="local", issuer=issuer.issuer, algorithms=("ES256",)),
