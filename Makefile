@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz typecheck bench load clean redis-server
+.PHONY: demo test fuzz typecheck bench compare load clean redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ redis-server:
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q authlib
 	$(BIN)/python benchmarks/bench.py
+
+# This checkout against an earlier commit, side by side in one run (BASE=<commit>, default HEAD).
+BASE ?= HEAD
+compare: $(STAMP)
+	$(BIN)/python benchmarks/compare.py --base $(BASE)
 
 # Load and fault scenarios on loopback (a few minutes; report in benchmarks/RESULTS.md). wrk drives
 # the throughput runs when apt can install it, httpx clients otherwise; without redis-server the Redis
