@@ -169,7 +169,7 @@ class Guard:
                                   audiences=audiences, leeway=self.config.leeway, now=now)
         principal = profile.principal(claims, issuer=iss, issuer_name=issuer.name,
                                       token_sha256=pending.sha256)
-        if pending.alg[:2] == "ES" and pending.outer is None:  # revocations must name both spellings
+        if pending.alg[:2] == "ES":  # revocations must name both spellings (a wrapped actor token's too)
             _twin(principal, ecdsa_twin_sha256(pending.alg, pending.jws.signing_input, pending.jws.signature))
         if pending.outer is not None:
             _actor(principal, pending.outer)

@@ -81,7 +81,8 @@ class Principal(BaseUser):
     #: The delegation chain, current actor first: RFC 8693 ``act`` objects, or SharePoint's actor token claims.
     actors: tuple[Mapping[str, object], ...] = ()
     #: ECDSA tokens: the SHA-256 of the token's twin spelling ``(r, n - s)``, which verifies too;
-    #: a revocation by token hash names either spelling, so both are checked.
+    #: a revocation by token hash names either spelling, so both are checked. For a SharePoint
+    #: outer token (unsigned), the twin of the actor token it wraps.
     token_twin_sha256: str = field(default="", repr=False)
     #: SharePoint high-trust user+app: the SHA-256 of the signed actor token the unsigned outer token
     #: wraps. Anyone holding the actor token can wrap it for any user, so revoking this hash refuses

@@ -11,6 +11,7 @@ out of stores and logs). The Redis tests run a private redis-server on a loopbac
 from __future__ import annotations
 
 import hashlib
+from base64 import b64decode
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from s2s_guard import Guard, InvalidToken
 from s2s_guard.core.keys import b64url
 
 from loopback import running_redis
-from security_kit import (AUD, ISS, NOW, Forge, IntrospectionServer, bearer, expect_accepted,
+from security_kit import (AUD, ISS, NOW, P256_ORDER, Forge, IntrospectionServer, bearer, expect_accepted,
                           expect_refused, make_guard)
-from test_sharepoint_forgeries import AUDIENCE, CLIENT, HOST, ISSUER_ID, REALM, HighTrust
+from test_sharepoint_forgeries import (AUDIENCE, CLIENT, HOST, ISSUER_ID, REALM, HighTrust, certificate,
+                                       thumbprint)
 
 INVALID = (401, "invalid_token")
 OTHER_USER = "s-1-5-21-2127521184-1604012920-1887927527-2002"
@@ -158,6 +160,34 @@ def test_actor_token_revocation_reaches_every_worker_through_redis(
     assert sha(actor).encode() in redis_values(redis_url)
     one.close()
     two.close()
+
+
+def ecdsa_twin(token: str) -> str:
+    """The same ES256 token signed ``(r, n - s)``: the second signature that verifies (SEC 1 §4.1.4)."""
+    head, body, sig = token.split(".")
+    raw = b64decode(sig + "=" * (-len(sig) % 4), altchars=b"-_")
+    s = int.from_bytes(raw[32:], "big")
+    return f"{head}.{body}.{b64url(raw[:32] + (P256_ORDER - s).to_bytes(32, 'big'))}"
+
+
+def test_revoked_ecdsa_actor_token_rewrapped_in_its_twin_spelling(
+        trust: HighTrust, forge: Forge, tmp_path: Path) -> None:
+    """SEC 1 §4.1.4 / CVE-2022-21449 family (ECDSA malleability), [MS-SPS2SAUTH]: the holder of a
+    revoked ES256 actor token can respell its signature ``(r, n - s)`` and wrap that twin; the
+    revoked actor hash must still refuse it."""
+    cert = certificate(forge.ec, "high-trust ec issuer")  # type: ignore[arg-type]
+    path = tmp_path / "ec.cer"
+    path.write_bytes(cert.public_bytes(Encoding.PEM))
+    issuer = {"name": "high-trust", "profile": "sharepoint-high-trust", "issuer_id": ISSUER_ID,
+              "realm": REALM, "certificates": [str(path)], "hosts": [HOST], "algorithms": ["ES256"],
+              "client_ids": [CLIENT]}
+    guard = Guard.from_config({"audience": [AUDIENCE], "issuers": [issuer]}, clock=lambda: NOW)
+    actor = trust.actor(delegation=True, key=forge.ec,  # type: ignore[arg-type]
+                        header={"typ": "JWT", "alg": "ES256", "x5t": thumbprint(cert)})
+    principal = expect_accepted(guard, bearer(trust.outer(actor)))
+    expect_accepted(guard, bearer(trust.outer(ecdsa_twin(actor), nameid=OTHER_USER)))  # the twin verifies
+    guard.revoke(principal.actor_token_sha256)
+    expect_refused(guard, bearer(trust.outer(ecdsa_twin(actor), nameid="s-1-5-21-3")), *INVALID)
 
 
 # -- item 17: revoke() never stores a raw token --------------------------------------------------------
