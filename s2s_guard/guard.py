@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .config import GuardConfig, IssuerConfig, load_config
@@ -18,6 +18,7 @@ from .core.bearer import extract_bearer
 from .core.jws import CompactJWS, parse_compact
 from .core.jwt import check_header, issuer_of, verify_jws
 from .core.keys import KeySet, ecdsa_twin_sha256
+from .core.revocation import is_token_sha256, revocation_entries
 from .core.sharepoint import unwrap_outer
 from .grants import ConfigGrantStore, GrantStore, UserPermissions
 from .core.flow import retry_after
@@ -63,6 +64,16 @@ _sha256 = hashlib.sha256  # the warm path's one hash, without a module attribute
 def _twin(principal: Principal, sha: str) -> None:
     """Record an ECDSA token's twin hash on its (frozen) principal, before anyone else sees it."""
     object.__setattr__(principal, "token_twin_sha256", sha)
+
+
+def _actor(principal: Principal, outer: Mapping[str, Any]) -> None:
+    """[MS-SPS2SAUTH]: record the SHA-256 of the actor token an unsigned outer token wraps (the revocation handle)."""
+    object.__setattr__(principal, "actor_token_sha256", hashlib.sha256(outer["actortoken"].encode()).hexdigest())
+
+
+def _actor_hashes(principals: Iterable[Principal | None]) -> list[str]:
+    """The actor token hashes of revoked SharePoint outer tokens' cached principals."""
+    return [p.actor_token_sha256 for p in principals if p is not None and p.actor_token_sha256]
 
 
 def _headers(authorization: Authorization) -> list[str]:
@@ -158,8 +169,10 @@ class Guard:
                                   audiences=audiences, leeway=self.config.leeway, now=now)
         principal = profile.principal(claims, issuer=iss, issuer_name=issuer.name,
                                       token_sha256=pending.sha256)
-        if pending.alg[:2] == "ES" and pending.outer is None:  # revocations must name both spellings
+        if pending.alg[:2] == "ES":  # revocations must name both spellings (a wrapped actor token's too)
             _twin(principal, ecdsa_twin_sha256(pending.alg, pending.jws.signing_input, pending.jws.signature))
+        if pending.outer is not None:
+            _actor(principal, pending.outer)
         if self._delegation is not None:
             self._delegation.check(principal)  # RFC 8693: global and issuer rules, before caching
         return principal
@@ -417,6 +430,8 @@ class Guard:
                                                     issuer_name=issuer.name, token_sha256=sha)
         if isinstance(record.get("twin"), str) and record["twin"]:
             _twin(principal, record["twin"])
+        if isinstance(record.get("actor"), str) and record["actor"]:
+            object.__setattr__(principal, "actor_token_sha256", record["actor"])
         return principal
 
     def _make_introspector(self) -> Introspector | None:
@@ -431,13 +446,38 @@ class Guard:
 
     # -- revocation and shutdown ---------------------------------------------------------------
 
-    def revoke(self, value: str) -> None:
-        """Refuse a token from now on, by its ``jti`` or SHA-256 hex (every worker, with Redis)."""
-        self._verified.revoke_sync(value)
+    def revoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None) -> None:
+        """Refuse a token from now on (every worker, with Redis); give exactly one of:
 
-    async def arevoke(self, value: str) -> None:
+        - ``token=``: the token itself; its SHA-256 is stored, never the token.
+        - ``jti=``: a ``jti`` (RFC 7519 §4.1.7), stored as given; every token carrying it is refused.
+        - ``value``: 64 hex digits are a token's SHA-256 (``principal.token_sha256``); a compact
+          JWT is a token (hashed as with ``token=``); anything else is a ``jti``, except when
+          the guard introspects opaque tokens: then it is refused with ``ValueError`` (an opaque
+          token and a ``jti`` look alike), and ``token=`` or ``jti=`` says which it is.
+
+        SharePoint high-trust user+app: the unsigned outer token can be rebuilt around its signed
+        actor token for any user, so revoking it (by ``token=``, or by its SHA-256 while this
+        guard or the shared cache still holds its verified principal) also revokes the actor
+        token's SHA-256, ``principal.actor_token_sha256``, which can be revoked directly too.
+        """
+        entries = self._revocation(value, token, jti)
+        now = self.clock()
+        principals = (self._verified.get(sha, now) or self._verified.get_sync(sha, now) for sha in entries
+                      if is_token_sha256(sha))
+        self._verified.revoke_sync(*entries, *_actor_hashes(principals))
+
+    async def arevoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None) -> None:
         """Async twin of :meth:`revoke`."""
-        await self._verified.arevoke(value)
+        entries = self._revocation(value, token, jti)
+        now = self.clock()
+        principals = [self._verified.get(sha, now) or await self._verified.aget(sha, now) for sha in entries
+                      if is_token_sha256(sha)]
+        await self._verified.arevoke(*entries, *_actor_hashes(principals))
+
+    def _revocation(self, value: str | None, token: str | None, jti: str | None) -> tuple[str, ...]:
+        """What a revocation stores: jti values and token hashes, never a token (see :meth:`revoke`)."""
+        return revocation_entries(value, token=token, jti=jti, opaque_tokens=self._introspector is not None)
 
     def close(self) -> None:
         """Close pooled HTTP and Redis clients (blocking ones; see :meth:`aclose`)."""

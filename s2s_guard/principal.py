@@ -81,13 +81,19 @@ class Principal(BaseUser):
     #: The delegation chain, current actor first: RFC 8693 ``act`` objects, or SharePoint's actor token claims.
     actors: tuple[Mapping[str, object], ...] = ()
     #: ECDSA tokens: the SHA-256 of the token's twin spelling ``(r, n - s)``, which verifies too;
-    #: a revocation by token hash names either spelling, so both are checked.
+    #: a revocation by token hash names either spelling, so both are checked. For a SharePoint
+    #: outer token (unsigned), the twin of the actor token it wraps.
     token_twin_sha256: str = field(default="", repr=False)
+    #: SharePoint high-trust user+app: the SHA-256 of the signed actor token the unsigned outer token
+    #: wraps. Anyone holding the actor token can wrap it for any user, so revoking this hash refuses
+    #: every outer token around it; empty for every other token.
+    actor_token_sha256: str = field(default="", repr=False)
 
     @classmethod
     def _of(cls, app: AppPrincipal | None, user: UserPrincipal | None, scopes: frozenset[str],
             claims: Mapping[str, object], issuer: str, issuer_name: str, token_sha256: str,
-            actors: tuple[Mapping[str, object], ...], token_twin_sha256: str = "") -> Principal:
+            actors: tuple[Mapping[str, object], ...], token_twin_sha256: str = "",
+            actor_token_sha256: str = "") -> Principal:
         """``Principal(app=..., ...)`` for the per-request path: every field, no keywords.
 
         Fields are set one by one (not as a new ``__dict__``), so cached principals keep
@@ -103,6 +109,7 @@ class Principal(BaseUser):
         _set(principal, "token_sha256", token_sha256)
         _set(principal, "actors", actors)
         _set(principal, "token_twin_sha256", token_twin_sha256)
+        _set(principal, "actor_token_sha256", actor_token_sha256)
         return principal
 
     @property
@@ -145,4 +152,6 @@ class Principal(BaseUser):
         }
         if self.actors:  # only delegated tokens carry a chain; other views stay unchanged
             view["actors"] = [dict(actor) for actor in self.actors]
+        if self.actor_token_sha256:  # SharePoint high-trust user+app: the hash that revokes the actor token
+            view["actor_token_sha256"] = self.actor_token_sha256
         return view

@@ -23,7 +23,7 @@ def test_principal_builder_sets_every_field() -> None:
     app = AppPrincipal(client_id="svc", issuer="https://idp")
     values = dict(app=app, user=None, scopes=frozenset({"a"}), claims={"sub": "svc"}, issuer="https://idp",
                   issuer_name="idp", token_sha256="ab" * 32, actors=({"client_id": "x"},),
-                  token_twin_sha256="cd" * 32)
+                  token_twin_sha256="cd" * 32, actor_token_sha256="ef" * 32)
     built = Principal._of(**values)  # type: ignore[arg-type]
     assert [f.name for f in fields(Principal)] == list(values)  # a new field needs a place in _of
     assert vars(built) == vars(Principal(**values))  # type: ignore[arg-type]

@@ -36,6 +36,8 @@ ACS_PRINCIPAL = "00000001-0000-0000-c000-000000000000"
 
 _DIGITS = re.compile(r"[0-9]{1,15}")  # ASCII only: str.isdigit() would accept "١٢٣"
 _TIME_CLAIMS = ("nbf", "exp", "iat")
+#: RFC 7515 §4.1.2-6 headers that locate or carry a key (``x5t`` names the actor's certificate, not these).
+_KEY_LOCATORS = frozenset(("jku", "x5u", "jwk", "x5c"))
 
 
 def split_principal(value: object, what: str) -> tuple[str, str]:
@@ -69,12 +71,16 @@ def unwrap_outer(outer: CompactJWS, max_bytes: int) -> tuple[CompactJWS, dict[st
     """Check an unsecured outer token and return ``(actor token, outer claims)``.
 
     The outer token is acceptable only as a wrapper: ``alg`` exactly ``none``, an empty
-    signature (RFC 7519 §6.1), no ``crit``, and an ``actortoken`` that is itself a signed JWS.
+    signature (RFC 7519 §6.1), no ``crit``, no key-locating header (``jku``, ``x5u``, ``jwk``,
+    ``x5c``), and an ``actortoken`` that is itself a signed JWS.
     """
     if outer.header.get("alg") != "none" or outer.signature:
         raise DisallowedAlgorithm("an unsecured token must have alg none and no signature")
     if "crit" in outer.header:
         raise UnsupportedCritical("crit header present")  # RFC 7515 §4.1.11
+    if not _KEY_LOCATORS.isdisjoint(outer.header):
+        # RFC 8725 §3.10: an unsigned token has no key, so a header pointing at one is a forgery attempt.
+        raise MalformedToken("an unsecured token names a key (jku, x5u, jwk or x5c)")
     actor_token = outer.payload.get("actortoken")
     if not isinstance(actor_token, str):
         # RFC 8725 §3.1: alg none is never accepted on its own.

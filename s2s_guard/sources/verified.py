@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..config import CacheConfig
+from ..core.revocation import revocation_entries
 from ..principal import Principal
 from .cache import MemoryCache, SharedCache
 
@@ -34,7 +35,7 @@ class VerifiedTokens:
         self.enabled = config.verified
         self.memory = MemoryCache(config.maxsize)
         self.shared = shared
-        self.revoked: set[str] = set(config.revoked)
+        self.revoked: set[str] = {e for value in config.revoked for e in revocation_entries(value)}
         self.refresh_every = config.revoked_refresh
         self._rebuild = rebuild
         self._next_refresh = float("-inf")
@@ -75,7 +76,8 @@ class VerifiedTokens:
     def _record(self, principal: Principal, expires_at: float) -> bytes:
         return json.dumps({"issuer": principal.issuer, "issuer_name": principal.issuer_name,
                            "claims": dict(principal.claims), "expires_at": expires_at,
-                           "twin": principal.token_twin_sha256}).encode()
+                           "twin": principal.token_twin_sha256,
+                           "actor": principal.actor_token_sha256}).encode()
 
     def put_sync(self, principal: Principal, expires_at: float, now: float) -> None:
         """Remember a principal until ``expires_at`` (memory, then the shared layer)."""
@@ -105,6 +107,9 @@ class VerifiedTokens:
         twin = principal.token_twin_sha256
         if principal.token_sha256 in revoked or twin and twin in revoked:
             return True  # an ECDSA token has two valid spellings: a hash revocation names either
+        actor = principal.actor_token_sha256
+        if actor and actor in revoked:
+            return True  # [MS-SPS2SAUTH]: any outer token rebuilt around a revoked actor token
         jtis = (claims.get("jti") for claims in (principal.claims, *principal.actors))
         return any(isinstance(jti, str) and jti in revoked for jti in jtis)  # a list jti is unhashable
 
@@ -127,13 +132,16 @@ class VerifiedTokens:
         if self._due(now) and self.shared is not None:
             self.revoked |= await self.shared.arevoked() or set()
 
-    def revoke_sync(self, value: str) -> None:
-        """Revoke a ``jti`` or token SHA-256 hex here and, with a shared layer, for every worker."""
-        self.revoked.add(value)
-        if self.shared is not None:
-            self.shared.revoke_sync(value)
+    def revoke_sync(self, *values: str) -> None:
+        """Revoke ``jti`` values or token SHA-256 hex digests here and, with a shared layer, for
+        every worker. A JWT given by mistake is stored as its SHA-256, never verbatim."""
+        for entry in {e for value in values for e in revocation_entries(value)}:
+            self.revoked.add(entry)
+            if self.shared is not None:
+                self.shared.revoke_sync(entry)
 
-    async def arevoke(self, value: str) -> None:
-        self.revoked.add(value)
-        if self.shared is not None:
-            await self.shared.arevoke(value)
+    async def arevoke(self, *values: str) -> None:
+        for entry in {e for value in values for e in revocation_entries(value)}:
+            self.revoked.add(entry)
+            if self.shared is not None:
+                await self.shared.arevoke(entry)

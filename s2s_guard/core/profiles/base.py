@@ -88,13 +88,14 @@ def _actor_id(actor: Mapping[str, Any]) -> str:
 def actors_of(claims: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
     """RFC 8693 §4.1 ``act`` chain, current actor first; each actor without its nested ``act``."""
     chain: list[dict[str, Any]] = []
-    act = claims.get("act")
-    while act is not None:
+    holder: Mapping[str, Any] = claims
+    while "act" in holder:  # a present act, even JSON null, is an actor to check
+        act = holder["act"]
         if not isinstance(act, Mapping):
-            raise InvalidClaim("act is not a JSON object")
+            raise InvalidClaim("act is not a JSON object")  # RFC 8693 §4.1: null is not "absent"
         _actor_id(act)
         chain.append({k: v for k, v in act.items() if k != "act"})
-        act = act.get("act")
+        holder = act
     return tuple(chain)
 
 
