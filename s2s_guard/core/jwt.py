@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import (BadSignature, DisallowedAlgorithm, InvalidTokenType, MalformedToken,
                       UnknownIssuer, UnknownKey, UnsupportedCritical)
 from .jws import CompactJWS
-from .keys import KeySet
+from .keys import KeySet, key_issuer_matches
 
 __all__ = ["check_header", "issuer_of", "verify_jws"]
 
@@ -70,7 +70,7 @@ def verify_jws(jws: CompactJWS, alg: str, keys: KeySet) -> None:
     """Verify the signature with a key the header names; :class:`BadSignature` if none verifies."""
     foreign = False
     for key in keys.select(jws.header, alg):
-        if not key.belongs_to(jws.payload):
+        if key.issuer is not None and not key_issuer_matches(key.issuer, jws.payload):
             foreign = True  # RFC 8725 §3.8: a key published for another issuer (Entra tenant) never verifies
         elif key.verify(alg, jws.signing_input, jws.signature):
             return

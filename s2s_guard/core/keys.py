@@ -29,7 +29,8 @@ from jwt.exceptions import InvalidKeyError
 
 from ..errors import ConfigurationError, UnknownKey
 
-__all__ = ["KeySet", "VerificationKey", "ecdsa_twin_sha256", "load_certificate", "verify_signature"]
+__all__ = ["KeySet", "VerificationKey", "ecdsa_twin_sha256", "key_issuer_matches", "load_certificate",
+           "verify_signature"]
 
 log = logging.getLogger("s2s_guard.keys")
 
@@ -84,10 +85,6 @@ class VerificationKey:
         if verifier is None:
             verifier = self._verifiers[alg] = _verifier(alg, self.key)
         return verifier(signing_input, signature)
-
-    def belongs_to(self, claims: Mapping[str, Any]) -> bool:
-        """Whether a token with these claims may be verified by this key (always, without ``issuer``)."""
-        return self.issuer is None or key_issuer_matches(self.issuer, claims)
 
 
 def key_issuer_matches(key_issuer: str, claims: Mapping[str, Any]) -> bool:
