@@ -2,9 +2,9 @@
 
 Keys are checked when loaded (RFC 8725 §3.5): only ``use: sig`` / ``key_ops: verify`` keys, no
 symmetric keys from a JWK Set, RSA of at least 2048 bits (or ``min_rsa_bits``) with ``e >= 65537``.
-A key's ``issuer`` member (Entra publishes one) binds it to that issuer (RFC 8725 §3.8). A key is selected by ``kid``, or by ``x5t`` /
-``x5t#S256`` certificate thumbprint; header-supplied keys (``jwk``, ``jku``, ``x5u``, ``x5c``)
-are never used (RFC 8725 §3.10).
+A key's ``issuer`` member (Entra publishes one) binds it to that issuer (RFC 8725 §3.8). A key
+is selected by ``kid``, or by ``x5t`` / ``x5t#S256`` certificate thumbprint; header-supplied
+keys (``jwk``, ``jku``, ``x5u``, ``x5c``) are never used (RFC 8725 §3.10).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from urllib.parse import urlsplit
 from base64 import b64decode, urlsafe_b64encode
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
