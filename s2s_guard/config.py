@@ -82,6 +82,8 @@ class IssuerConfig:
     #: RFC 9449 DPoP and RFC 8705 certificate binding for this issuer's tokens: "off", "allowed", "required".
     dpop: str = "off"
     mtls: str = "off"
+    #: RFC 7518 §3.3: the smallest RSA modulus, in bits, a key of this issuer may have (never below 2048).
+    min_rsa_bits: int = 2048
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,7 +198,7 @@ _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_toke
 _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "jwks_file",
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
-                "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls"}
+                "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls", "min_rsa_bits"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -350,6 +352,8 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
         jwks_refresh_ahead=_fraction(raw.get("jwks_refresh_ahead", 0.8), where + "jwks_refresh_ahead"),
         dpop=binding_mode(raw.get("dpop", "off"), where + "dpop"),
         mtls=binding_mode(raw.get("mtls", "off"), where + "mtls"),
+        # RFC 7518 §3.3: 2048 bits or larger MUST be used; raising the floor is allowed, lowering is not
+        min_rsa_bits=_integer(raw.get("min_rsa_bits", 2048), where + "min_rsa_bits", minimum=2048),
         **_profile_options(raw, where, issuer, profile),
     )
 

@@ -38,15 +38,16 @@ def lifetime_of(headers: Mapping[str, str], min_age: float, max_age: float, defa
     return default if age is None else min(max(age, min_age), max_age)
 
 
-def parse_jwks(response: HTTPResponse) -> KeySet:
+def parse_jwks(response: HTTPResponse, *, min_rsa_bits: int = 2048, issuer: str = "") -> KeySet:
     """A 200 response carrying a JWK Set with at least one usable key, or ``ValueError``.
 
-    Unsafe keys are skipped by :meth:`KeySet.from_jwks` (``use: enc``, RSA under 2048 bits,
-    EC points off their curve, symmetric keys); a document left with none is a failure.
+    Unsafe keys are skipped by :meth:`KeySet.from_jwks` (``use: enc``, ``key_ops`` without
+    ``verify``, RSA under ``min_rsa_bits`` or with ``e < 65537``, EC points off their curve,
+    symmetric keys); a document left with none is a failure.
     """
     if response.status != 200:
         raise ValueError(response.describe())
-    keys = KeySet.from_jwks(json.loads(response.content))
+    keys = KeySet.from_jwks(json.loads(response.content), min_rsa_bits=min_rsa_bits, issuer=issuer)
     if not keys:
         raise ValueError("JWK Set has no usable signing key")
     return keys

@@ -10,9 +10,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..errors import (BadSignature, DisallowedAlgorithm, InvalidTokenType, MalformedToken,
-                      UnknownIssuer, UnsupportedCritical)
+                      UnknownIssuer, UnknownKey, UnsupportedCritical)
 from .jws import CompactJWS
-from .keys import KeySet
+from .keys import KeySet, key_issuer_matches
 
 __all__ = ["check_header", "issuer_of", "verify_jws"]
 
@@ -43,6 +43,7 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str], typ: st
         raise UnsupportedCritical("crit header present")
     if header.get("b64", True) is not True:
         raise UnsupportedCritical("b64 other than true (RFC 7797) is not supported")
+    _check_jws_members(header)
     cty = header.get("cty")
     if isinstance(cty, str) and _normal_typ(cty) == "jwt":  # "JWT" or "application/jwt"
         raise MalformedToken("nested JWTs are not accepted")  # RFC 8725 §2.8
@@ -57,9 +58,22 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str], typ: st
     return alg
 
 
+def _check_jws_members(header: Mapping[str, Any]) -> None:
+    """Header members whose JSON type or presence RFC 7515/7516 fix."""
+    if "zip" in header:  # RFC 7516 §4.1.3, RFC 8725 §3.6: compression is JWE-only, never in a JWS
+        raise MalformedToken("zip header in a JWS")
+    if "typ" in header and not isinstance(header["typ"], str):
+        raise InvalidTokenType("typ is not a string")  # RFC 7515 §4.1.9: typ, when present, is a string
+
+
 def verify_jws(jws: CompactJWS, alg: str, keys: KeySet) -> None:
     """Verify the signature with a key the header names; :class:`BadSignature` if none verifies."""
+    foreign = False
     for key in keys.select(jws.header, alg):
-        if key.verify(alg, jws.signing_input, jws.signature):
+        if key.issuer is not None and not key_issuer_matches(key.issuer, jws.payload):
+            foreign = True  # RFC 8725 §3.8: a key published for another issuer (Entra tenant) never verifies
+        elif key.verify(alg, jws.signing_input, jws.signature):
             return
+    if foreign:
+        raise UnknownKey("the selected key belongs to another issuer")
     raise BadSignature("signature does not verify with the selected key")

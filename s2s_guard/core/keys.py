@@ -1,9 +1,10 @@
 """RFC 7517 keys and RFC 7515 §4.1 key selection: JWK Sets, X.509 certificates, shared secrets.
 
-Keys are checked when loaded (RFC 8725 §3.5): no ``use: enc`` keys, no symmetric keys from a
-JWK Set, RSA of at least 2048 bits. A key is selected by ``kid``, or by ``x5t`` /
-``x5t#S256`` certificate thumbprint; header-supplied keys (``jwk``, ``jku``, ``x5u``, ``x5c``)
-are never used (RFC 8725 §3.10).
+Keys are checked when loaded (RFC 8725 §3.5): only ``use: sig`` / ``key_ops: verify`` keys, no
+symmetric keys from a JWK Set, RSA of at least 2048 bits (or ``min_rsa_bits``) with ``e >= 65537``.
+A key's ``issuer`` member (Entra publishes one) binds it to that issuer (RFC 8725 §3.8). A key
+is selected by ``kid``, or by ``x5t`` / ``x5t#S256`` certificate thumbprint; header-supplied
+keys (``jwk``, ``jku``, ``x5u``, ``x5c``) are never used (RFC 8725 §3.10).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from base64 import b64decode, urlsafe_b64encode
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -27,7 +29,8 @@ from jwt.exceptions import InvalidKeyError
 
 from ..errors import ConfigurationError, UnknownKey
 
-__all__ = ["KeySet", "VerificationKey", "ecdsa_twin_sha256", "load_certificate", "verify_signature"]
+__all__ = ["KeySet", "VerificationKey", "ecdsa_twin_sha256", "key_issuer_matches", "load_certificate",
+           "verify_signature"]
 
 log = logging.getLogger("s2s_guard.keys")
 
@@ -45,6 +48,8 @@ _CURVES = {
                                    "AEBB6FB71E91386409", 16)),
 }
 _MIN_RSA_BITS = 2048
+_MIN_RSA_EXPONENT = 65537  # NIST SP 800-56B Rev. 2 §6.2.1 (and Microsoft's own keys): e >= 65537
+_TENANT = "{tenantid}"  # Entra's issuer template, filled from the token's ``tid``
 #: Checks (signing_input, signature) for one key and algorithm; built once, used per request.
 Verifier = Callable[[bytes, bytes], bool]
 
@@ -63,6 +68,8 @@ class VerificationKey:
     alg: str | None = None
     x5t: str | None = None
     x5t_s256: str | None = None
+    #: The JWK's ``issuer`` member (Entra: ``https://login.microsoftonline.com/{tenantid}/v2.0``).
+    issuer: str | None = None
     #: alg → prepared :data:`Verifier` (padding and hash objects built once, not per request).
     _verifiers: dict[str, Verifier] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -78,6 +85,23 @@ class VerificationKey:
         if verifier is None:
             verifier = self._verifiers[alg] = _verifier(alg, self.key)
         return verifier(signing_input, signature)
+
+
+def key_issuer_matches(key_issuer: str, claims: Mapping[str, Any]) -> bool:
+    """Microsoft.IdentityModel's signing-key issuer validation (RFC 8725 §3.8: the key is the issuer's).
+
+    The key's ``issuer``, ``{tenantid}`` filled from ``tid``, must be the token's ``iss``; a v1.0
+    token (``iss = https://sts.windows.net/{tid}/``) is signed by keys published with the v2.0
+    issuer of the same tenant (``https://login.microsoftonline.com/{tid}/v2.0``).
+    """
+    iss, tid = claims.get("iss"), claims.get("tid")
+    if not isinstance(iss, str) or (_TENANT in key_issuer and not isinstance(tid, str)):
+        return False
+    effective = key_issuer.replace(_TENANT, tid) if isinstance(tid, str) else key_issuer
+    if effective == iss:
+        return True
+    return (isinstance(tid, str) and bool(tid) and urlsplit(iss).path == f"/{tid}/"
+            and urlsplit(effective).path == f"/{tid}/v2.0")
 
 
 def _key_fits(key: PublicKey, alg: str) -> bool:
@@ -106,7 +130,7 @@ def _verifier(alg: str, key: PublicKey) -> Verifier:
         pad: padding.AsymmetricPadding = (
             padding.PKCS1v15() if alg[0] == "R"
             else padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size))
-        return _checked(key.verify, pad, hash_alg)
+        return _rsa_verifier(key, pad, hash_alg)
     if isinstance(key, ec.EllipticCurvePublicKey):
         return _ec_verifier(key, _CURVES[alg][1], ec.ECDSA(_HASHES[alg[2:]]()))
     return _checked(key.verify)
@@ -121,6 +145,13 @@ def _checked(verify: Callable[..., None], *params: object) -> Verifier:
             return False
         return True
     return check
+
+
+def _rsa_verifier(key: rsa.RSAPublicKey, pad: padding.AsymmetricPadding,
+                  hash_alg: hashes.HashAlgorithm) -> Verifier:
+    """RFC 8017 §8.1.2 / §8.2.2 step 1: the signature is exactly as long as the modulus, in octets."""
+    size, check = (key.key_size + 7) // 8, _checked(key.verify, pad, hash_alg)
+    return lambda data, sig: len(sig) == size and check(data, sig)  # one token, one spelling
 
 
 def _ec_verifier(key: ec.EllipticCurvePublicKey, size: int, ecdsa: ec.ECDSA) -> Verifier:
@@ -225,45 +256,55 @@ class KeySet:
         return bool(self.keys)
 
     @classmethod
-    def from_jwks(cls, jwks: Mapping[str, Any]) -> KeySet:
-        """Load a JWK Set, skipping (and logging) keys that are unusable or unsafe."""
+    def from_jwks(cls, jwks: Mapping[str, Any], *, min_rsa_bits: int = _MIN_RSA_BITS,
+                  issuer: str = "") -> KeySet:
+        """Load a JWK Set, skipping (and logging, with ``issuer``) keys that are unusable or unsafe.
+
+        One bad key never fails the set: the issuer's other keys keep working (jose does the same).
+        """
         keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
         if not isinstance(keys, list):
             raise ValueError('not a JWK Set: expected {"keys": [...]}')
         loaded = []
         for jwk in keys:
             try:
-                loaded.append(key_from_jwk(jwk))
+                loaded.append(key_from_jwk(jwk, min_rsa_bits=min_rsa_bits))
             except ValueError as exc:
-                log.warning("skipping JWK kid=%r: %s", jwk.get("kid") if isinstance(jwk, Mapping) else None, exc)
+                log.warning("skipping JWK kid=%r of issuer %r: %s",
+                            jwk.get("kid") if isinstance(jwk, Mapping) else None, issuer, exc)
         return cls(loaded)
 
 
-def _check_public_key(key: object) -> PublicKey:
+def _check_public_key(key: object, min_rsa_bits: int = _MIN_RSA_BITS) -> PublicKey:
     if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
                   | ed448.Ed448PrivateKey):
         key = key.public_key()
     if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < _MIN_RSA_BITS:
-            raise ValueError(f"RSA key of {key.key_size} bits is below {_MIN_RSA_BITS}")  # RFC 8725 §3.5
+        if key.key_size < max(min_rsa_bits, _MIN_RSA_BITS):
+            raise ValueError(f"RSA key of {key.key_size} bits is below {min_rsa_bits}")  # RFC 8725 §3.5
+        if key.public_numbers().e < _MIN_RSA_EXPONENT:
+            raise ValueError(f"RSA public exponent below {_MIN_RSA_EXPONENT}")  # SP 800-56B §6.2.1
         return key
     if isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         return key
     raise ValueError(f"unsupported key type {type(key).__name__}")
 
 
-def key_from_jwk(jwk: Any) -> VerificationKey:
+def key_from_jwk(jwk: Any, *, min_rsa_bits: int = _MIN_RSA_BITS) -> VerificationKey:
     """One JWK to a :class:`VerificationKey`; raises ``ValueError`` if it must not be used."""
     if not isinstance(jwk, Mapping):
         raise ValueError("JWK is not an object")
     if jwk.get("use", "sig") != "sig":
-        raise ValueError("key is not for signatures (use != sig)")
+        raise ValueError("key is not for signatures (use != sig)")  # RFC 7517 §4.2
+    key_ops = jwk.get("key_ops", ["verify"])
+    if not isinstance(key_ops, list) or "verify" not in key_ops:
+        raise ValueError("key_ops does not include verify")  # RFC 7517 §4.3
     kty = jwk.get("kty")
     loaders = {"RSA": RSAAlgorithm.from_jwk, "EC": ECAlgorithm.from_jwk, "OKP": OKPAlgorithm.from_jwk}
     if kty not in loaders:
         raise ValueError(f"unsupported kty {kty!r}")  # "oct" is refused: no secrets from a JWKS
     try:
-        key = _check_public_key(loaders[kty](dict(jwk)))
+        key = _check_public_key(loaders[kty](dict(jwk)), min_rsa_bits)
     except (InvalidKeyError, TypeError, KeyError) as exc:
         raise ValueError(f"invalid {kty} key: {exc}") from exc
     x5t, x5t_s256 = jwk.get("x5t"), jwk.get("x5t#S256")
@@ -272,20 +313,24 @@ def key_from_jwk(jwk: Any) -> VerificationKey:
         der = b64decode(x5c[0])
         x5t = x5t or b64url(hashlib.sha1(der).digest())
         x5t_s256 = x5t_s256 or b64url(hashlib.sha256(der).digest())
+    if "issuer" in jwk and not isinstance(jwk["issuer"], str):
+        raise ValueError("issuer is not a string")  # a malformed binding is never read as "none"
     return VerificationKey(key=key, kid=_opt_str(jwk.get("kid")), alg=_opt_str(jwk.get("alg")),
-                           x5t=_opt_str(x5t), x5t_s256=_opt_str(x5t_s256))
+                           x5t=_opt_str(x5t), x5t_s256=_opt_str(x5t_s256),
+                           issuer=_opt_str(jwk.get("issuer")))
 
 
 def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def load_certificate(data: bytes, source: str = "certificate") -> VerificationKey:
+def load_certificate(data: bytes, source: str = "certificate", *,
+                     min_rsa_bits: int = _MIN_RSA_BITS) -> VerificationKey:
     """A PEM or DER X.509 certificate to a key named by its thumbprints (and ``kid`` = x5t)."""
     try:
         cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
                 else x509.load_der_x509_certificate(data))
-        key = _check_public_key(cert.public_key())
+        key = _check_public_key(cert.public_key(), min_rsa_bits)
     except ValueError as exc:
         raise ConfigurationError(source, f"not a usable PEM or DER X.509 certificate: {exc}") from exc
     der = cert.public_bytes(Encoding.DER)

@@ -14,6 +14,7 @@ event loop, or a daemon thread for the sync driver) and goes on with the still-f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -185,11 +186,13 @@ class RemoteJWKS:
 
 def _static_keys(issuer: IssuerConfig, where: str) -> KeySet:
     keys: list[VerificationKey] = []
+    bits = issuer.min_rsa_bits
     if issuer.jwks is not None:
-        keys += KeySet.from_jwks(issuer.jwks).keys
+        keys += KeySet.from_jwks(issuer.jwks, min_rsa_bits=bits, issuer=issuer.name).keys
     if issuer.jwks_file is not None:
         try:
-            keys += KeySet.from_jwks(json.loads(Path(issuer.jwks_file).read_bytes())).keys
+            keys += KeySet.from_jwks(json.loads(Path(issuer.jwks_file).read_bytes()),
+                                     min_rsa_bits=bits, issuer=issuer.name).keys
         except (OSError, ValueError) as exc:
             raise ConfigurationError(where + "jwks_file", f"cannot load JWK Set: {exc}") from exc
     for i, path in enumerate(issuer.certificates):
@@ -197,7 +200,7 @@ def _static_keys(issuer: IssuerConfig, where: str) -> KeySet:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigurationError(f"{where}certificates[{i}]", f"cannot read {path}: {exc.strerror}") from exc
-        keys.append(load_certificate(data, f"{where}certificates[{i}]"))
+        keys.append(load_certificate(data, f"{where}certificates[{i}]", min_rsa_bits=bits))
     if issuer.secret is not None:
         keys.append(VerificationKey(key=issuer.secret))
     return KeySet(keys)
@@ -226,4 +229,9 @@ def key_source_for(issuer: IssuerConfig, where: str = "", *,
     return RemoteJWKS(issuer.jwks_uri, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
                       timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
                       stale_if_error=issuer.jwks_stale_if_error, discovery=discovery,
-                      refresh_ahead=issuer.jwks_refresh_ahead)
+                      refresh_ahead=issuer.jwks_refresh_ahead, parse=_jwks_parser(issuer))
+
+
+def _jwks_parser(issuer: IssuerConfig) -> Callable[[HTTPResponse], KeySet]:
+    """:func:`parse_jwks` with this issuer's RSA minimum, naming the issuer when it skips a key."""
+    return functools.partial(parse_jwks, min_rsa_bits=issuer.min_rsa_bits, issuer=issuer.name)

@@ -181,7 +181,8 @@ def test_private_jwk_reduced_to_public(private_key: KeyFactory, family: str) -> 
     algorithm = jwt.get_algorithm_by_name(family if family in ("RS256", "ES256") else "EdDSA")
     jwk = algorithm.to_jwk(private, as_dict=True)
     assert "d" in jwk
-    key = key_from_jwk({**jwk, "kid": "p"})
+    # PyJWT marks a private JWK key_ops ["sign"]; RFC 7517 §4.3 lets one key both sign and verify
+    key = key_from_jwk({**jwk, "kid": "p", "key_ops": ["sign", "verify"]})
     assert not hasattr(key.key, "private_bytes")
     assert type(key.key) is type(private.public_key())
 

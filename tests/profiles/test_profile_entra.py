@@ -14,8 +14,8 @@ from jwt.algorithms import RSAAlgorithm
 from profile_support import (NOW, Signer, accepted, guard_for, json_server, refused, retime,
                              sample)
 
-from s2s_guard import (ConfigurationError, Guard, InvalidClaim, TokenExpired, UnknownIssuer,
-                       load_config)
+from s2s_guard import (AuthError, ConfigurationError, Guard, InvalidClaim, TokenExpired, UnknownIssuer,
+                       UnknownKey, load_config)
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
@@ -99,13 +99,25 @@ def test_idtyp_app_with_scp_is_contradictory(guard: Guard, entra: Signer) -> Non
     ("entra_v2_delegated", (), {"ver": "3.0"}),
     ("entra_v2_delegated", ("azp",), {"appid": API_V2}),   # a v2 token names its app in azp
     ("entra_v1_delegated", ("appid",), {"azp": API_V2}),   # a v1 token names its app in appid
-    ("entra_v2_delegated", ("tid",), {}),
     ("entra_v2_delegated", ("oid",), {}),                  # delegated: the user is oid
     ("entra_v1_app_only", (), {"roles": "Orders.Read.All"}),
 ])
 def test_malformed_entra_claims_are_refused(guard: Guard, entra: Signer, name: str,
                                             drop: tuple[str, ...], changes: dict[str, Any]) -> None:
     refused(guard, token(entra, name, drop=drop, **changes), InvalidClaim)
+
+
+def unbound_jwks(signer: Signer) -> dict[str, Any]:
+    """The key document without the keys' ``issuer`` member (keys bound to no issuer)."""
+    return {"keys": [{k: v for k, v in key.items() if k != "issuer"} for key in entra_jwks(signer)["keys"]]}
+
+
+@pytest.mark.parametrize("bound, error", [(True, UnknownKey), (False, InvalidClaim)])
+def test_token_without_tid_is_refused(entra: Signer, bound: bool, error: type[AuthError]) -> None:
+    """No tid: a key published for ``{tenantid}`` cannot be matched to it (UnknownKey), else the claim check."""
+    jwks = entra_jwks(entra) if bound else unbound_jwks(entra)
+    guard = guard_for([entry(entra, V2_ISS, API_V2, jwks=jwks)])
+    refused(guard, token(entra, "entra_v2_delegated", drop=("tid",)), error)
 
 
 # -- multi-tenant -------------------------------------------------------------------------------
@@ -127,10 +139,17 @@ def test_tenant_allow_list(entra: Signer) -> None:
     (OTHER_TENANT, V2_ISS),                                             # iss of one tenant, tid of another
     ("common", "https://login.microsoftonline.com/common/v2.0"),        # not a tenant id
     (f"{TENANT}/v2.0/x", f"https://login.microsoftonline.com/{TENANT}/v2.0/x/v2.0"),
-    (TENANT, TEMPLATE),                                                 # the unfilled template itself
 ])
 def test_template_is_filled_from_tid_and_matched_exactly(entra: Signer, tid: str, iss: str) -> None:
     refused(multi(entra, "any"), token(entra, "entra_v2_delegated", tid=tid, iss=iss), UnknownIssuer)
+
+
+@pytest.mark.parametrize("bound, error", [(True, UnknownKey), (False, UnknownIssuer)])
+def test_unfilled_template_as_iss_is_refused(entra: Signer, bound: bool, error: type[AuthError]) -> None:
+    """``iss`` = the template itself: not the key's issuer filled from tid (UnknownKey), nor a tenant."""
+    jwks = entra_jwks(entra) if bound else unbound_jwks(entra)
+    guard = guard_for([entry(entra, TEMPLATE, API_V2, tenants="any", jwks=jwks)])
+    refused(guard, token(entra, "entra_v2_delegated", tid=TENANT, iss=TEMPLATE), error)
 
 
 def test_keys_from_the_entra_key_document_over_http(entra: Signer) -> None:

@@ -50,6 +50,13 @@ def _scp(claims: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(scp.split())
 
 
+def _check_app_claims(claims: Mapping[str, Any]) -> None:
+    """``appid`` (v1.0) and ``azp`` (v2.0) both name the calling app: when both are present they agree."""
+    if "appid" in claims and "azp" in claims and claims["appid"] != claims["azp"]:
+        # Entra access token claims reference: azp (v2.0) replaces appid (v1.0); a token names one app
+        raise InvalidClaim("appid and azp name different apps")
+
+
 def _name(claims: Mapping[str, Any], ver: str) -> str | None:
     for name in _NAME_CLAIMS[ver]:
         if isinstance(claims.get(name), str):
@@ -88,6 +95,7 @@ class EntraProfile(BaseProfile):
         ver = claims.get("ver")
         if not isinstance(ver, str) or ver not in _APP_CLAIM:  # a list/object ver is unhashable
             raise InvalidClaim("ver is not 1.0 or 2.0")
+        _check_app_claims(claims)
         client_id, tid = claims.get(_APP_CLAIM[ver]), claims.get("tid")
         if not isinstance(client_id, str) or not isinstance(tid, str):
             raise InvalidClaim(f"a v{ver} token needs tid and {_APP_CLAIM[ver]}")
