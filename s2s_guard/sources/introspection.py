@@ -113,6 +113,9 @@ class Introspector:
         a refusal (3xx, other 4xx) fails this token alone and is not asked again for ``negative_ttl``."""
         outage = status is not None and is_outage(status)
         log.warning("introspection failed for token sha256 %s: %s", sha[:16], exc)
+        if status in (401, 403):  # RFC 7662 §2.3: the server refused this API's own client authentication
+            log.error("introspection endpoint refused client %r (HTTP %s): check [introspection] "
+                      "client_id and its credentials", self.config.client_id, status)
         result = IntrospectionResult(active=False, error=str(exc) or type(exc).__name__, outage=outage)
         if status is not None and not outage and status != 200 and self.config.negative_ttl > 0:
             # CWE-400: a token the server refuses is not sent again at once (memory only, never shared).
