@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .core.urls import INSECURE_HTTP_FIX, plain_http
 from .errors import ConfigurationError
 from .delegation import DelegationConfig, delegation_from
 from .grants import Grant, parse_right
@@ -84,6 +85,9 @@ class IssuerConfig:
     mtls: str = "off"
     #: RFC 7518 §3.3: the smallest RSA modulus, in bits, a key of this issuer may have (never below 2048).
     min_rsa_bits: int = 2048
+    #: Allow plain http (not loopback) for this issuer's jwks_uri, discovery, metadata and
+    #: introspection URLs, and in its discovery document: development only (RFC 8414 §3, RFC 7662 §4).
+    allow_insecure_http: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,7 +202,8 @@ _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_toke
 _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "jwks_file",
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
-                "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls", "min_rsa_bits"}
+                "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls", "min_rsa_bits",
+                "allow_insecure_http"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -276,6 +281,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         raise ConfigurationError("issuers", "expected a list of tables")
     issuers = tuple(_build_issuer(item, f"issuers[{i}].") for i, item in enumerate(raw["issuers"]))
     _check_unique(issuers)
+    _check_https(issuers)
     max_bytes = _integer(raw.get("max_token_bytes", 16 * 1024), "max_token_bytes", minimum=64)
     realm = raw.get("realm")
     if realm is not None and not isinstance(realm, str):
@@ -300,6 +306,19 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
         telemetry=_telemetry_from(raw.get("telemetry", {})),
     )
+
+
+def _check_https(issuers: tuple[IssuerConfig, ...]) -> None:
+    """Each issuer's fetched URLs: https, or http on loopback, unless it allows insecure http."""
+    for i, issuer in enumerate(issuers):
+        for key in ("jwks_uri", "discovery", "metadata_url"):
+            _require_https(getattr(issuer, key), f"issuers[{i}].{key}", issuer)
+
+
+def _require_https(url: str | None, key: str, issuer: IssuerConfig) -> None:
+    # RFC 8414 §3, RFC 7662 §4: keys and verdicts only over TLS (loopback never leaves the host).
+    if url is not None and not issuer.allow_insecure_http and plain_http(url):
+        raise ConfigurationError(key, f"{url!r} is not https: {INSECURE_HTTP_FIX}")
 
 
 def _check_unique(issuers: tuple[IssuerConfig, ...]) -> None:
@@ -354,6 +373,7 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
         mtls=binding_mode(raw.get("mtls", "off"), where + "mtls"),
         # RFC 7518 §3.3: 2048 bits or larger MUST be used; raising the floor is allowed, lowering is not
         min_rsa_bits=_integer(raw.get("min_rsa_bits", 2048), where + "min_rsa_bits", minimum=2048),
+        allow_insecure_http=_bool(raw, "allow_insecure_http", where),
         **_profile_options(raw, where, issuer, profile),
     )
 
@@ -457,6 +477,7 @@ def _introspection_from(raw: Mapping[str, Any], issuers: tuple[IssuerConfig, ...
         raise ConfigurationError(where + "client_id", "required: this API's client id at the authorization server")
     issuer = _introspection_issuer(block, issuers)
     endpoint = _url(block, "endpoint", where)
+    _require_https(endpoint, where + "endpoint", issuer)
     if endpoint is None and issuer.discovery is None:
         raise ConfigurationError(where + "endpoint", "required unless the introspection issuer has 'discovery'")
     method = block.get("auth_method", "client_secret_basic")

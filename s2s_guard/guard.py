@@ -387,18 +387,32 @@ class Guard:
                 self._introspector.outage if self._introspector is not None else 5))
         if not result.active:
             raise InvalidToken("introspection: token is not active")
-        iss = result.claims.get("iss", introspection.issuer)
-        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
-        if issuer is None:
-            raise UnknownIssuer("introspected iss is not a configured issuer")
+        issuer = self._issuers[str(introspection.issuer)]
+        iss = self._introspected_iss(result.claims, issuer)
         audiences = issuer.audience if issuer.audience is not None else self._audiences
         principal = introspected_principal(
-            result.claims, profile=self._profile(issuer), audiences=audiences, issuer=issuer.issuer,
+            result.claims, profile=self._profile(issuer), audiences=audiences, issuer=iss,
             issuer_name=issuer.name, token_sha256=sha, leeway=self.config.leeway, now=now)
         if self._delegation is not None:
             self._delegation.check(principal)
         return principal, result.expires_at(now, cache_ttl=introspection.cache_ttl,
                                             negative_ttl=introspection.negative_ttl)
+
+    def _introspected_iss(self, claims: Mapping[str, Any], issuer: IssuerConfig) -> str:
+        """RFC 7662 §2.2, RFC 8725 §3.8: the endpoint speaks only for its own issuer (no ``iss``
+        means that one); an Entra template's ``iss`` is filled from ``tid`` in its allowed tenants."""
+        own = issuer.issuer
+        if "{tenantid}" not in own:
+            if claims.get("iss", own) != own:
+                raise UnknownIssuer("introspected iss is not the introspection issuer")
+            return own
+        tid = claims.get("tid")
+        iss = claims.get("iss", own.replace("{tenantid}", tid) if isinstance(tid, str) else own)
+        if not isinstance(iss, str) or not self._profile(issuer).issuer_matches(iss, claims):
+            raise UnknownIssuer("introspected iss is not the introspection issuer")
+        if isinstance(issuer.tenants, tuple) and tid not in issuer.tenants:
+            raise UnknownIssuer("introspected tid is not an allowed tenant")
+        return iss
 
     def _profile(self, issuer: IssuerConfig) -> Profile:
         profile = self._profile_cache.get(issuer.issuer)

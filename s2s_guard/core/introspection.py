@@ -25,7 +25,7 @@ from .jws import CompactJWS, parse_compact, parse_json_object
 from .jwt import check_header, verify_jws
 from .keys import KeySet
 
-__all__ = ["INTROSPECTION_JWT", "IntrospectionResult", "build_request", "client_assertion",
+__all__ = ["INTROSPECTION_JWT", "IntrospectionResult", "build_request", "client_assertion", "is_outage",
            "parse_response", "response_jws", "verify_jwt_response"]
 
 #: RFC 9701 §5: the media type of a signed introspection response.
@@ -36,11 +36,16 @@ _MAX_RESPONSE_BYTES = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class IntrospectionResult:
-    """The server's verdict: ``active`` with the response members, inactive, or ``error`` (could not ask)."""
+    """The server's verdict: ``active`` with the response members, inactive, or ``error`` (could not ask).
+
+    ``outage`` marks an error that says the endpoint is down (:func:`is_outage`), not that it
+    refused this one request.
+    """
 
     active: bool
     claims: Mapping[str, Any] = field(default_factory=dict)
     error: str = ""
+    outage: bool = False
 
     def expires_at(self, now: float, *, cache_ttl: float, negative_ttl: float) -> float:
         """Cache until ``min(exp, now + cache_ttl)``; inactive for ``negative_ttl``; errors not at all."""
@@ -64,6 +69,15 @@ class IntrospectionResult:
                 or not isinstance(doc.get("claims"), dict):
             raise ValueError("not a cached introspection result")
         return cls(active=doc["active"], claims=doc["claims"])
+
+
+def is_outage(status: int) -> bool:
+    """Whether an answer means the endpoint is down: no response (0), 5xx, or 429 (RFC 6585 §4).
+
+    Any other status (a 4xx to one token, say) is about that request, so it must not rest the
+    endpoint for everybody: junk tokens would otherwise turn every opaque token away.
+    """
+    return status == 0 or status >= 500 or status == 429
 
 
 def _basic(client_id: str, secret: str) -> str:

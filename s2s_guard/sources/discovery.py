@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from ..core.flow import Flow, HTTPRequest, HTTPResponse
 from ..core.jwks import lifetime_of
+from ..core.urls import INSECURE_HTTP_FIX, downgrades
 from .http import Transport, adrive, drive_sync
 
-__all__ = ["Discovery", "Metadata", "parse_metadata"]
+__all__ = ["Discovery", "Metadata", "check_transport", "parse_metadata"]
 
 log = logging.getLogger("s2s_guard.discovery")
 _MAX_METADATA_BYTES = 256 * 1024
@@ -52,6 +53,16 @@ def parse_metadata(response: HTTPResponse, expected_issuer: str) -> Metadata:
     return Metadata(expected_issuer, _url(doc, "jwks_uri"), _url(doc, "introspection_endpoint"))
 
 
+def check_transport(metadata: Metadata, source: str) -> Metadata:
+    """RFC 8414 §3, RFC 7662 §4: the URLs a document at ``source`` names stay on TLS (or loopback);
+    ``ValueError`` for a downgrade, so metadata never moves keys or verdicts to plain http."""
+    for name in ("jwks_uri", "introspection_endpoint"):
+        url = getattr(metadata, name)
+        if url is not None and downgrades(source, url):
+            raise ValueError(f"{name} {url!r} is not https: {INSECURE_HTTP_FIX}")
+    return metadata
+
+
 class Discovery:
     """An issuer's metadata: fetched when first needed, then revalidated when its lifetime ends.
 
@@ -63,8 +74,10 @@ class Discovery:
     """
 
     def __init__(self, url: str, *, issuer: str, timeout: float = 5.0, cooldown: float = 30.0,
-                 min_age: float = 60.0, max_age: float = 86400.0) -> None:
+                 min_age: float = 60.0, max_age: float = 86400.0, allow_http: bool = False) -> None:
         self.url = url
+        #: ``allow_insecure_http``: the document may name plain http URLs (development only).
+        self.allow_http = allow_http
         self.issuer = issuer
         self.timeout = timeout
         self.cooldown = cooldown
@@ -104,6 +117,8 @@ class Discovery:
             return self.metadata
         try:
             metadata = parse_metadata(response, self.issuer)
+            if not self.allow_http:
+                check_transport(metadata, self.url)
         except (ValueError, UnicodeDecodeError) as exc:
             log.warning("discovery failed for %s: %s%s", self.url, exc,
                         " (keeping the last good metadata)" if self.metadata is not None else "")

@@ -4,7 +4,9 @@ Results are cached by the token's SHA-256 (never the token): active until
 ``min(exp, cache_ttl)``, inactive for ``negative_ttl``, in memory and in the shared layer when
 there is one. Concurrent requests with the same cold token share one call (single flight). An
 endpoint that is down, slow or answers garbage yields an ``error`` result, which the guard
-turns into 503 with ``Retry-After``; for ``outage`` seconds after that no call is attempted.
+turns into 503 with ``Retry-After``. Only an outage (no answer, 5xx, 429) rests the endpoint:
+for ``outage`` seconds after one no call is attempted. A refusal of one call (another 4xx)
+fails that token alone, remembered for ``negative_ttl`` so it is not sent again at once.
 At most ``max_in_flight`` calls run at once (per process and event loop): the others wait for a
 slot no longer than the timeout, so a slow endpoint never draws a pile-up of calls.
 """
@@ -23,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from ..config import IntrospectionConfig, IssuerConfig
 from ..core.flow import Flow, HTTPResponse
-from ..core.introspection import (IntrospectionResult, build_request, client_assertion,
+from ..core.introspection import (IntrospectionResult, build_request, client_assertion, is_outage,
                                   parse_response, response_jws, verify_jwt_response)
 from ..core.jws import CompactJWS
 from ..core.keys import KeySet
@@ -106,9 +108,19 @@ class Introspector:
         return verify_jwt_response(jws, keys, algorithms=self.issuer.algorithms, issuer=self.issuer.issuer,
                                    client_id=self.config.client_id, leeway=self.leeway, now=now)
 
-    def _failure(self, exc: Exception, sha: str, now: float) -> IntrospectionResult:
+    def _failure(self, exc: Exception, sha: str, now: float, status: int | None) -> IntrospectionResult:
+        """A failed call: an outage (no answer, 5xx, 429) rests the endpoint (see :meth:`_settled`);
+        a refusal (3xx, other 4xx) fails this token alone and is not asked again for ``negative_ttl``."""
+        outage = status is not None and is_outage(status)
         log.warning("introspection failed for token sha256 %s: %s", sha[:16], exc)
-        return self._observed(IntrospectionResult(active=False, error=str(exc) or type(exc).__name__))
+        if status in (401, 403):  # RFC 7662 §2.3: the server refused this API's own client authentication
+            log.error("introspection endpoint refused client %r (HTTP %s): check [introspection] "
+                      "client_id and its credentials", self.config.client_id, status)
+        result = IntrospectionResult(active=False, error=str(exc) or type(exc).__name__, outage=outage)
+        if status is not None and not outage and status != 200 and self.config.negative_ttl > 0:
+            # CWE-400: a token the server refuses is not sent again at once (memory only, never shared).
+            self.memory.set(sha, result, now + self.config.negative_ttl)
+        return self._observed(result)
 
     def _observed(self, result: IntrospectionResult) -> IntrospectionResult:
         """Report one call's result (active, inactive or error) to the guard's telemetry."""
@@ -142,7 +154,7 @@ class Introspector:
     def _settled(self, result: IntrospectionResult, now: float, started: float) -> IntrospectionResult:
         """After a failed call, rest the endpoint for ``outage`` seconds from when the failure was
         seen: a timeout longer than ``outage`` must not use the window up before it opens."""
-        if result.error:
+        if result.outage:  # only outages: a 4xx for one junk token must not turn every token away
             self._down_until = now + (time.monotonic() - started) + self.outage
         return result
 
@@ -180,13 +192,14 @@ class Introspector:
             self._slots.release()
 
     def _call_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        response = None
         try:
             response = drive_sync(self.flow(token, now), self.transport)
             jws = response_jws(response)
             keys = None if jws is None else self.keys.keys_sync(jws.header, now)
             result = self._verdict(response, jws, keys, now)
         except (ValueError, AuthError) as exc:
-            return self._failure(exc, sha, now)
+            return self._failure(exc, sha, now, None if response is None else response.status)
         ttl = self._remember(sha, self._observed(result), now)
         if self.shared is not None:
             self.shared.set_sync("i:" + sha, result.to_json(), ttl)
@@ -217,13 +230,14 @@ class Introspector:
             slots.release()
 
     async def _acall(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        response = None
         try:
             response = await adrive(self.flow(token, now), self.transport)
             jws = response_jws(response)
             keys = None if jws is None else await self.keys.akeys(jws.header, now)
             result = self._verdict(response, jws, keys, now)
         except (ValueError, AuthError) as exc:
-            return self._failure(exc, sha, now)
+            return self._failure(exc, sha, now, None if response is None else response.status)
         ttl = self._remember(sha, self._observed(result), now)
         if self.shared is not None:
             await self.shared.aset("i:" + sha, result.to_json(), ttl)

@@ -211,7 +211,8 @@ def discovery_for(issuer: IssuerConfig) -> Discovery | None:
     if issuer.discovery is None:
         return None
     return Discovery(issuer.discovery, issuer=issuer.issuer, timeout=issuer.timeout,
-                     cooldown=issuer.jwks_cooldown, min_age=issuer.jwks_min_age)
+                     cooldown=issuer.jwks_cooldown, min_age=issuer.jwks_min_age,
+                     allow_http=issuer.allow_insecure_http)
 
 
 def key_source_for(issuer: IssuerConfig, where: str = "", *,

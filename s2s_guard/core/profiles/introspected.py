@@ -16,13 +16,24 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ...errors import (InvalidAudience, InvalidToken, TokenExpired, TokenIssuedInFuture,
+from ...errors import (InvalidAudience, InvalidToken, InvalidTokenType, TokenExpired, TokenIssuedInFuture,
                        TokenNotYetValid, UnknownIssuer)
 from ...principal import Principal
 from ..claims import audiences_of, check_types, numeric_date
 from .base import Profile
 
 __all__ = ["check_introspected", "introspected_principal"]
+
+#: ``token_type`` (RFC 7009 §2.1 hint values) and Keycloak's ``typ`` for refresh and offline tokens.
+_REFRESH_TYPES = frozenset({"refresh_token", "refresh", "offline"})
+
+
+def _check_not_refresh(response: Mapping[str, Any]) -> None:
+    # RFC 6749 §1.5, §10.4: a refresh token is for the authorization server only, never an API call.
+    for name in ("token_type", "typ"):
+        value = response.get(name)
+        if isinstance(value, str) and value.lower() in _REFRESH_TYPES:
+            raise InvalidTokenType(f"introspected {name} {value!r} is a refresh token")
 
 
 def _check_times(response: Mapping[str, Any], leeway: float, now: float) -> None:
@@ -41,6 +52,7 @@ def check_introspected(response: Mapping[str, Any], *, audiences: Collection[str
     if response.get("active") is not True:
         raise InvalidToken("introspection says the token is not active")
     check_types(response)
+    _check_not_refresh(response)
     if issuer is not None and "iss" in response and response["iss"] != issuer:
         raise UnknownIssuer("introspected iss is not the configured issuer")  # RFC 8725 §3.8
     _check_times(response, leeway, now)
