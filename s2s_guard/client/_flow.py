@@ -60,6 +60,12 @@ class TokenEndpointAuth(httpx.Auth):
     def cache_key(self) -> CacheKey:
         raise NotImplementedError
 
+    def _key(self) -> CacheKey:
+        """:meth:`cache_key` plus who asks and how they prove it, so no two credentials share a token."""
+        # A wrong secret, another key or another auth method never gets a token fetched by others.
+        credentials = self.credentials
+        return (*self.cache_key(), self.token_url, credentials.client_id, credentials.method, credentials.digest)
+
     # -- the pure flow -----------------------------------------------------------------------
 
     def _flow(self, request: httpx.Request) -> Generator[Step, Any, None]:
@@ -101,7 +107,7 @@ class TokenEndpointAuth(httpx.Auth):
                 return
 
     def _sync_token(self, stale: Token | None) -> Token:
-        key = self.cache_key()
+        key = self._key()
         token = self.cache.get(key, self.clock(), stale)
         if token is not None:
             return token
@@ -136,7 +142,7 @@ class TokenEndpointAuth(httpx.Auth):
                 return
 
     async def _async_token(self, stale: Token | None) -> Token:
-        key = self.cache_key()
+        key = self._key()
         token = self.cache.get(key, self.clock(), stale)
         if token is not None:
             return token
