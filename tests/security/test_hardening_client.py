@@ -31,7 +31,7 @@ from s2s_guard import AuthError, ConfigurationError, Guard, GuardMiddleware
 from s2s_guard.binding import Presented
 from s2s_guard.client import (ClientCredentialsAuth, HighTrustAuth, TokenCache, TokenEndpointError,
                               TokenExchangeAuth)
-from s2s_guard.config import CacheConfig, DPoPConfig, IssuerConfig, load_config
+from s2s_guard.config import CacheConfig, DPoPConfig, IntrospectionConfig, IssuerConfig, load_config
 from s2s_guard.core.keys import KeySet, VerificationKey
 from s2s_guard.sources.redis_cache import RedisCache
 from s2s_guard.telemetry import AUDIT_LOGGER
@@ -275,6 +275,15 @@ def test_redis_password_never_in_config_repr() -> None:
         _hidden(text, REDIS_PASSWORD)
         _hidden(text, HMAC_SECRET)
     assert "redis://cache-user:***@127.0.0.1:6379/0" in repr(config.cache)  # still says where
+
+
+def test_url_passwords_never_in_issuer_or_introspection_repr() -> None:
+    """RFC 3986 §3.2.1 (userinfo passwords are deprecated and must not be displayed); CWE-532."""
+    issuer = IssuerConfig(name="x", issuer="https://x.example", algorithms=("RS256",),
+                          jwks_uri=f"https://keys:{REDIS_PASSWORD}@x.example/jwks")
+    introspection = IntrospectionConfig(client_id="api", endpoint=f"https://api:{REDIS_PASSWORD}@as.example/i")
+    for text in (repr(issuer), str(issuer), repr(introspection), str(introspection)):
+        _hidden(text, REDIS_PASSWORD)
 
 
 def test_private_jwk_members_never_in_issuer_repr() -> None:
