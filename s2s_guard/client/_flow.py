@@ -62,7 +62,7 @@ class TokenEndpointAuth(httpx.Auth):
 
     def _key(self) -> CacheKey:
         """:meth:`cache_key` plus who asks and how they prove it, so no two credentials share a token."""
-        # A wrong secret, another key or another auth method never gets a token fetched by others.
+        # RFC 6749 §2.3: a token is the credential's; a wrong secret, key or auth method never reuses it.
         credentials = self.credentials
         return (*self.cache_key(), self.token_url, credentials.client_id, credentials.method, credentials.digest)
 
