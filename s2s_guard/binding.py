@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import GuardConfig
@@ -54,7 +54,7 @@ class SenderRequest:
 class Presented:
     """The access token a request presents, its SHA-256 hex, and its checked DPoP proof (or none: Bearer)."""
 
-    token: str
+    token: str = field(repr=False)  # never a raw token in a repr or a log
     sha: str
     proof: DPoPProof | None = None
 

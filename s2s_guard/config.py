@@ -12,9 +12,10 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from .core.urls import INSECURE_HTTP_FIX, plain_http
 from .errors import ConfigurationError
@@ -33,6 +34,53 @@ ASYMMETRIC_ALGORITHMS = frozenset({
 #: HMAC algorithms, allowed only with a configured shared secret.
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 SUPPORTED_ALGORITHMS = ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS
+#: RFC 7518 §3.2: an HMAC key at least as long as the HS256 hash output, however it is supplied.
+MIN_SECRET_BYTES = 32
+
+
+def check_secret_floor(secret: bytes | None, key: str) -> None:
+    """Refuse an HMAC secret shorter than :data:`MIN_SECRET_BYTES` (never echoing it), naming ``key``."""
+    if secret is not None and len(secret) < MIN_SECRET_BYTES:
+        # RFC 7518 §3.2: a short shared secret can be brute-forced from one signed token.
+        raise ConfigurationError(key, f"expected a secret of at least {MIN_SECRET_BYTES} bytes")
+
+
+#: RFC 7518 §6.2.2, §6.3.2, §6.4.1: the JWK members of private and symmetric keys.
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_SECRET_QUERY_WORDS = ("pass", "secret", "token", "key")
+_MASK = "***"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its userinfo password and secret-looking query values (``password=``) masked."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return _MASK  # unparseable: show nothing rather than guess where a secret is
+    netloc = parts.netloc
+    if password is not None:
+        netloc = f"{parts.username or ''}:{_MASK}@{netloc.rpartition('@')[2]}"
+    query = "&".join(f"{name}={_MASK if any(w in name.lower() for w in _SECRET_QUERY_WORDS) else value}"
+                     for name, value in parse_qsl(parts.query, keep_blank_values=True))
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def _redacted(value: Any) -> Any:
+    """A field value fit for a repr: URLs without passwords, JWK Sets without private members."""
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)
+    if isinstance(value, Mapping) and isinstance(value.get("keys"), list):
+        return {**value, "keys": [{name: _MASK if name in _PRIVATE_JWK_MEMBERS else member
+                                   for name, member in jwk.items()} if isinstance(jwk, Mapping) else jwk
+                                  for jwk in value["keys"]]}
+    return value
+
+
+def _redacted_repr(self: Any) -> str:
+    """The dataclass repr, secrets out: ``repr=False`` fields hidden, URL passwords and private JWK members masked."""
+    shown = (f"{f.name}={_redacted(getattr(self, f.name))!r}" for f in fields(self) if f.repr)
+    return f"{type(self).__name__}({', '.join(shown)})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +137,11 @@ class IssuerConfig:
     #: introspection URLs, and in its discovery document: development only (RFC 8414 §3, RFC 7662 §4).
     allow_insecure_http: bool = False
 
+    __repr__ = _redacted_repr  # no secret in a repr: an inline JWKS may hold private members
+
+    def __post_init__(self) -> None:
+        check_secret_floor(self.secret, "IssuerConfig.secret")  # also when built without load_config
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntrospectionConfig:
@@ -107,6 +160,8 @@ class IntrospectionConfig:
     negative_ttl: float = 10.0
     jwt_response: bool = False
 
+    __repr__ = _redacted_repr  # no secret in a repr: the endpoint URL may carry a password
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CacheConfig:
@@ -120,6 +175,8 @@ class CacheConfig:
     timeout: float = 0.5
     revoked: tuple[str, ...] = ()
     revoked_refresh: float = 1.0
+
+    __repr__ = _redacted_repr  # no secret in a repr: redis://user:password@host
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,6 +211,9 @@ class DPoPConfig:
     nonce_secret: bytes | None = field(default=None, repr=False)
     #: Proofs remembered per worker: at least 2 x iat_window x peak DPoP requests per second.
     replay_cache_size: int = 100_000
+
+    def __post_init__(self) -> None:
+        check_secret_floor(self.nonce_secret, "DPoPConfig.nonce_secret")  # also when built without load_config
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -400,6 +460,9 @@ def _secret(raw: Mapping[str, Any], where: str) -> bytes | None:
         value = os.environ.get(name) if isinstance(name, str) else None
         if not value:
             raise ConfigurationError(where + "secret_env", f"environment variable {name!r} is not set")
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            # RFC 7518 §3.2: the same floor as an inline secret.
+            raise ConfigurationError(where + "secret_env", f"set {name!r} to a secret of at least 32 bytes")
         return value.encode()
     secret = raw.get("secret")
     if secret is None:

@@ -8,6 +8,10 @@ OpenID Connect Core §9) and ``none`` for public clients.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,6 +19,7 @@ from urllib.parse import quote
 
 import jwt
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..errors import ConfigurationError
 from ._keys import PrivateKey, algorithm_for, load_certificate, load_private_key, x5t
@@ -26,6 +31,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: Lifetime of a client assertion: long enough to cross the network, short against replay.
 ASSERTION_TTL = 60
 _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+#: Keys the credential digests: a cache key seen in a dump cannot be dictionary-searched for a weak secret.
+_DIGEST_KEY = secrets.token_bytes(32)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +47,19 @@ class ClientAuthentication:
     key_id: str | None = None
     thumbprint: str | None = None
     assertion_audience: str | None = None
+    #: A keyed digest of everything above (see :meth:`_digest`): token caches key by it, never the secret.
+    digest: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", self._digest())
+
+    def _digest(self) -> str:
+        """HMAC-SHA256 of the credential material: the secret, or the public key and assertion options."""
+        public = b"" if self.key is None else self.key.public_key().public_bytes(
+            Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        material = [self.client_id, self.method, self.secret, base64.b64encode(public).decode(),
+                    self.algorithm, self.key_id, self.thumbprint, self.assertion_audience]
+        return hmac.new(_DIGEST_KEY, json.dumps(material).encode(), hashlib.sha256).hexdigest()
 
     def apply(self, form: dict[str, Any], token_url: str, now: float) -> dict[str, str]:
         """Add the credentials to ``form``; return the headers to send (Basic auth)."""

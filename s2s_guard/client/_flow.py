@@ -60,6 +60,12 @@ class TokenEndpointAuth(httpx.Auth):
     def cache_key(self) -> CacheKey:
         raise NotImplementedError
 
+    def _key(self) -> CacheKey:
+        """:meth:`cache_key` plus who asks and how they prove it, so no two credentials share a token."""
+        # RFC 6749 §2.3: a token is the credential's; a wrong secret, key or auth method never reuses it.
+        credentials = self.credentials
+        return (*self.cache_key(), self.token_url, credentials.client_id, credentials.method, credentials.digest)
+
     # -- the pure flow -----------------------------------------------------------------------
 
     def _flow(self, request: httpx.Request) -> Generator[Step, Any, None]:
@@ -101,7 +107,7 @@ class TokenEndpointAuth(httpx.Auth):
                 return
 
     def _sync_token(self, stale: Token | None) -> Token:
-        key = self.cache_key()
+        key = self._key()
         token = self.cache.get(key, self.clock(), stale)
         if token is not None:
             return token
@@ -136,7 +142,7 @@ class TokenEndpointAuth(httpx.Auth):
                 return
 
     async def _async_token(self, stale: Token | None) -> Token:
-        key = self.cache_key()
+        key = self._key()
         token = self.cache.get(key, self.clock(), stale)
         if token is not None:
             return token

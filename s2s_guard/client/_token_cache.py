@@ -1,6 +1,7 @@
 """RFC 6749 §5.1 access tokens kept for reuse until shortly before they expire.
 
-One :class:`TokenCache` holds tokens by key, e.g. ``(token_url, client_id, resource, scope)``,
+One :class:`TokenCache` holds tokens by key, e.g. ``(token_url, client_id, resource, scope)``
+plus the auth method and a keyed digest of the client's credential (never the secret itself),
 and the locks that make a fetch single-flight: a ``threading.Lock`` per key for sync
 callers and an ``asyncio.Lock`` per key and event loop for async ones (an asyncio lock
 belongs to one loop, and a process may run several).

@@ -4,8 +4,8 @@
                                  resource="api://orders", scope="orders.read")
     httpx.get("https://orders/api", auth=auth)
 
-Tokens are cached per (token_url, client_id, resource, scope) and reused until shortly before
-they expire; concurrent callers share one token request; a 401 from the API costs one new
+Tokens are cached per (token_url, client_id, resource, scope, auth method, credential digest)
+and reused until shortly before they expire; concurrent callers share one token request; a 401 from the API costs one new
 token and one retry.
 """
 

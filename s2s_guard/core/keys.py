@@ -63,7 +63,7 @@ def b64url(data: bytes) -> str:
 class VerificationKey:
     """A public key (or shared secret) with the identifiers a JWS header may name it by."""
 
-    key: PublicKey
+    key: PublicKey = field(repr=False)  # an HMAC secret must never show in a repr
     kid: str | None = None
     alg: str | None = None
     x5t: str | None = None

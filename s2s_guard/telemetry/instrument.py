@@ -55,14 +55,21 @@ def note_principal(principal: Principal) -> None:
         call.principal = principal
 
 
+#: RFC 6750 §2.1 and RFC 9449 §7.1: the schemes that carry an access token.
+_TOKEN_SCHEMES = ("bearer", "dpop")
+
+
 def _token_sha(authorization: Any, query_tokens: Any = ()) -> str | None:
-    """12 hex digits of the SHA-256 of the token a refused call carried (``None`` without one)."""
+    """12 hex digits of the SHA-256 of the Bearer or DPoP token a refused call carried (``None`` without one)."""
     value = authorization
     if isinstance(value, (list, tuple)):
         value = value[0] if len(value) == 1 else None  # several headers: refused as ambiguous
     if isinstance(value, bytes):
         value = value.decode("latin-1")
-    token = value.partition(" ")[2].strip() if isinstance(value, str) else ""
+    scheme, _, credentials = value.strip(" \t").partition(" ") if isinstance(value, str) else ("", "", "")
+    # RFC 9110 §11.1 (schemes are case-insensitive): only access tokens are hashed; another
+    # scheme's credentials (a Basic password) never reach the log, not even as a short digest.
+    token = credentials.strip() if scheme.lower() in _TOKEN_SCHEMES else ""
     if not token and query_tokens:
         token = str(query_tokens[0])
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()[:12] if token else None
