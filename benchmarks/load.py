@@ -565,7 +565,7 @@ def _redis_run(lab: Lab, redis: RedisServer, title: str, criterion: str) -> Outc
         client = redis_py.Redis.from_url(redis.url)
         client.sadd("s2s_guard:revoked", revoked_jti)
         config = {**issuer.guard_config(), "cache": {"backend": "redis", "url": redis.url, "timeout": 0.25,
-                                                      "revoked_refresh": 0.5}}
+                                                      "revoked_refresh": 0.5, "secret": secrets.token_hex(32)}}
         phases = [Phase("Redis up", phase / 2), Phase("Redis stopped", phase, redis.stop),
                   Phase("Redis back", 2 * phase, lambda: watcher.start(redis))]
         watcher = RedisWatcher()
