@@ -578,7 +578,8 @@ def _redis_run(lab: Lab, redis: RedisServer, title: str, criterion: str) -> Outc
         client.close()
     outcome = _judge_redis(records, marks, [s.kind for s in streams], log_ok, log_line, recovery, title,
                            criterion)
-    outcome.setup = ("`[cache] backend = \"redis\"`, `timeout = 0.25`, `revoked_refresh = 0.5`. Valid tokens reused "
+    outcome.setup = ("`[cache] backend = \"redis\"`, `timeout = 0.25`, `revoked_refresh = 0.5`, a random `secret`. "
+                     "Valid tokens reused "
                      "(verified once, then cached) and first seen (verified during the run), forged signatures on the "
                      "published kid, expired tokens, and one token whose `jti` was put in the Redis revoked set before "
                      "the run (Redis keeps no data across the restart; the guard's own copy of the revoked set must). "
