@@ -26,7 +26,8 @@ from s2s_guard.config import CacheConfig, GuardConfig, IssuerConfig
 from s2s_guard.errors import DelegationNotAllowed, InvalidAudience, InvalidClaim
 from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing.issuer import generate_key
-from s2s_guard.testing.mint import mint_token
+from s2s_guard.testing.families import FAMILIES
+from s2s_guard.testing.mint import mint_token, trust_config
 
 from loopback import RedisServer, running_redis
 from security_kit import IntrospectionServer
@@ -194,6 +195,22 @@ def test_a_record_this_configuration_would_refuse_is_a_miss(idp: LocalIssuer, st
     assert "record this configuration refuses" in caplog.text  # read, re-checked, ignored
     writer.close()
     reader.close()
+
+
+def test_every_token_family_still_shares_its_record(store: redis.Redis) -> None:
+    """Positive control (passes before and after the fix): the re-check accepts every record a guard
+    of the same configuration wrote (JWT, Entra, SharePoint high-trust and ACS, introspected), so
+    workers keep sharing verified tokens instead of each validating afresh."""
+    with LocalIssuer(audience=AUD_A) as issuer:
+        config = trust_config(issuer, cache=redis_cache(url_of(store)))
+        writer = Guard.from_config(config)
+        for family in FAMILIES:
+            token = mint_token(issuer, family)
+            writer.authenticate_sync("Bearer " + token)
+            reader = Guard.from_config(config)
+            assert reader._verified.get_sync(sha(token), reader.clock()) is not None, family
+            reader.close()
+        writer.close()
 
 
 # -- records planted straight into Redis --------------------------------------------------------------
