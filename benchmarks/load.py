@@ -565,7 +565,7 @@ def _redis_run(lab: Lab, redis: RedisServer, title: str, criterion: str) -> Outc
         client = redis_py.Redis.from_url(redis.url)
         client.sadd("s2s_guard:revoked", revoked_jti)
         config = {**issuer.guard_config(), "cache": {"backend": "redis", "url": redis.url, "timeout": 0.25,
-                                                      "revoked_refresh": 0.5}}
+                                                      "revoked_refresh": 0.5, "secret": secrets.token_hex(32)}}
         phases = [Phase("Redis up", phase / 2), Phase("Redis stopped", phase, redis.stop),
                   Phase("Redis back", 2 * phase, lambda: watcher.start(redis))]
         watcher = RedisWatcher()
@@ -578,7 +578,8 @@ def _redis_run(lab: Lab, redis: RedisServer, title: str, criterion: str) -> Outc
         client.close()
     outcome = _judge_redis(records, marks, [s.kind for s in streams], log_ok, log_line, recovery, title,
                            criterion)
-    outcome.setup = ("`[cache] backend = \"redis\"`, `timeout = 0.25`, `revoked_refresh = 0.5`. Valid tokens reused "
+    outcome.setup = ("`[cache] backend = \"redis\"`, `timeout = 0.25`, `revoked_refresh = 0.5`, a random `secret`. "
+                     "Valid tokens reused "
                      "(verified once, then cached) and first seen (verified during the run), forged signatures on the "
                      "published kid, expired tokens, and one token whose `jti` was put in the Redis revoked set before "
                      "the run (Redis keeps no data across the restart; the guard's own copy of the revoked set must). "

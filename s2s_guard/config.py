@@ -175,6 +175,8 @@ class CacheConfig:
     timeout: float = 0.5
     revoked: tuple[str, ...] = ()
     revoked_refresh: float = 1.0
+    #: HMAC-SHA256 key (>= 32 bytes) authenticating every record read back from the shared layer.
+    secret: bytes | None = field(default=None, repr=False)
 
     __repr__ = _redacted_repr  # no secret in a repr: redis://user:password@host
 
@@ -523,7 +525,7 @@ _INTROSPECTION_KEYS = {"endpoint", "issuer", "client_id", "auth_method", "client
                        "private_key_kid", "timeout", "cache_ttl", "negative_ttl", "jwt_response"}
 _AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 _CACHE_KEYS = {"backend", "url", "maxsize", "verified", "prefix", "timeout", "revoked",
-               "revoked_refresh"}
+               "revoked_refresh", "secret", "secret_env"}
 
 
 def _introspection_from(raw: Mapping[str, Any], issuers: tuple[IssuerConfig, ...]) -> IntrospectionConfig | None:
@@ -621,7 +623,27 @@ def _cache_from(block: Any) -> CacheConfig:
         prefix=_optional_str(block, "prefix", where) or "s2s_guard:",
         timeout=_number(block.get("timeout", 0.5), where + "timeout", minimum=0.001),
         revoked=_strings(block.get("revoked", []), where + "revoked", allow_empty=True),
-        revoked_refresh=_number(block.get("revoked_refresh", 1), where + "revoked_refresh"))
+        revoked_refresh=_number(block.get("revoked_refresh", 1), where + "revoked_refresh"),
+        secret=_cache_secret(block, backend))
+
+
+_CACHE_SECRET_FIX = ('backend "redis" needs secret_env = "S2S_GUARD_CACHE_SECRET" naming a variable that holds '
+                     'at least 32 random bytes (python -c "import secrets; print(secrets.token_urlsafe(32))"), '
+                     "the same for every worker: records planted in Redis are then refused")
+
+
+def _cache_secret(block: Mapping[str, Any], backend: str) -> bytes | None:
+    """The shared layer's HMAC key, like an issuer's ``secret``/``secret_env``; required with Redis."""
+    if "secret_env" not in block and "secret" not in block:
+        if backend == "redis":  # whoever can write to Redis could otherwise plant principals and keys
+            raise ConfigurationError("cache.secret_env", _CACHE_SECRET_FIX)
+        return None
+    secret = _secret(block, "cache.")
+    if secret is None or len(secret) < 32:
+        # RFC 2104 §3: a key at least as long as the hash output (HMAC-SHA256: 32 bytes).
+        raise ConfigurationError("cache.secret_env" if "secret_env" in block else "cache.secret",
+                                 "expected a secret of at least 32 bytes")
+    return secret
 
 
 _TELEMETRY_KEYS = {"audit", "otel", "spans"}

@@ -33,6 +33,7 @@ from .resource_metadata import ResourceMetadata
 from .sources.cache import shared_cache_for
 from .sources.introspection import Introspector
 from .sources.jwks import KeySource, RemoteJWKS, discovery_for, key_source_for
+from .sources.signed import namespace_for
 from .sources.verified import VerifiedTokens
 from .telemetry import Telemetry, instrument, note_principal, note_validation, telemetry_for
 
@@ -108,7 +109,9 @@ class Guard:
         for source in self._sources.values():
             if isinstance(source, RemoteJWKS):
                 source.shared = self._shared  # workers exchange fetched JWK Sets
-        self._verified = VerifiedTokens(config.cache, self._shared, self._rebuild)
+        #: Shared verified/introspection records live under a digest of the validation configuration.
+        self._namespace = namespace_for(config) if self._shared is not None else ""
+        self._verified = VerifiedTokens(config.cache, self._shared, self._rebuild, namespace=self._namespace)
         #: token hash → (expires_at, principal): the verified cache's read index (empty when off).
         self._warm = self._verified.memory.entries if config.cache.verified else {}
         self._introspector = self._make_introspector()
@@ -254,7 +257,7 @@ class Guard:
             principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now) if self._verified.enabled else now
         if self._verified.enabled:  # with the cache off, no coroutine for a no-op
-            await self._verified.aput(principal, expires, now)
+            await self._verified.aput(principal, expires, now, introspected=pending is None)
         return principal
 
     def authenticate_sync(self, authorization: Authorization, requirement: Requirement | None = None,
@@ -288,7 +291,7 @@ class Guard:
             keys = self._sources[pending.issuer.issuer].keys_sync(pending.jws.header, now)
             principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now)
-        self._verified.put_sync(principal, expires, now)
+        self._verified.put_sync(principal, expires, now, introspected=pending is None)
         return principal
 
     # -- sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS): the full path, both drivers ------
@@ -387,16 +390,23 @@ class Guard:
                 self._introspector.outage if self._introspector is not None else 5))
         if not result.active:
             raise InvalidToken("introspection: token is not active")
-        issuer = self._issuers[str(introspection.issuer)]
-        iss = self._introspected_iss(result.claims, issuer)
-        audiences = issuer.audience if issuer.audience is not None else self._audiences
-        principal = introspected_principal(
-            result.claims, profile=self._profile(issuer), audiences=audiences, issuer=iss,
-            issuer_name=issuer.name, token_sha256=sha, leeway=self.config.leeway, now=now)
+        principal = self._introspected_principal(result.claims, sha, now)
         if self._delegation is not None:
             self._delegation.check(principal)
         return principal, result.expires_at(now, cache_ttl=introspection.cache_ttl,
                                             negative_ttl=introspection.negative_ttl)
+
+    def _introspected_principal(self, claims: Mapping[str, Any], sha: str, now: float) -> Principal:
+        """RFC 7662 §2.2: an active answer's claims through the introspection issuer's checks and
+        profile (a fresh answer, or one another worker stored in the shared cache)."""
+        if self.config.introspection is None:
+            raise UnknownIssuer("introspection is not configured here")
+        issuer = self._issuers[str(self.config.introspection.issuer)]
+        iss = self._introspected_iss(claims, issuer)
+        audiences = issuer.audience if issuer.audience is not None else self._audiences
+        return introspected_principal(
+            claims, profile=self._profile(issuer), audiences=audiences, issuer=iss,
+            issuer_name=issuer.name, token_sha256=sha, leeway=self.config.leeway, now=now)
 
     def _introspected_iss(self, claims: Mapping[str, Any], issuer: IssuerConfig) -> str:
         """RFC 7662 §2.2, RFC 8725 §3.8: the endpoint speaks only for its own issuer (no ``iss``
@@ -435,18 +445,45 @@ class Guard:
             self._check(requirement, principal)
         return principal
 
-    def _rebuild(self, record: Mapping[str, Any], sha: str) -> Principal | None:
-        """A principal from a shared-cache record another worker wrote; ``None`` if its issuer is gone."""
-        issuer = next((i for i in self.config.issuers if i.name == record["issuer_name"]), None)
-        if issuer is None or not isinstance(record["claims"], dict):
+    def _rebuild(self, record: Mapping[str, Any], sha: str, now: float) -> Principal | None:
+        """A principal from a shared-cache record another worker wrote, re-checked against this
+        guard's configuration; ``None`` (a miss: validate afresh) when this guard would refuse it."""
+        claims, iss = record["claims"], record["issuer"]
+        if not isinstance(claims, dict) or not isinstance(iss, str):
             return None
-        principal = self._profile(issuer).principal(record["claims"], issuer=str(record["issuer"]),
-                                                    issuer_name=issuer.name, token_sha256=sha)
+        try:
+            if record.get("introspected") is True:
+                principal = self._introspected_principal(claims, sha, now)
+            else:
+                principal = self._recheck_jwt(claims, iss, sha, now)
+            if self._delegation is not None:
+                self._delegation.check(principal)  # RFC 8693: this guard's rules, not the writer's
+        except AuthError as exc:
+            log.info("ignoring a shared verified-token record this configuration refuses: %s", exc.detail)
+            return None
         if isinstance(record.get("twin"), str) and record["twin"]:
             _twin(principal, record["twin"])
         if isinstance(record.get("actor"), str) and record["actor"]:
             object.__setattr__(principal, "actor_token_sha256", record["actor"])
         return principal
+
+    def _recheck_jwt(self, claims: Mapping[str, Any], iss: str, sha: str, now: float) -> Principal:
+        """A JWT's claim checks, as :meth:`_finish` runs them, minus the signature (already verified)."""
+        actor = claims.get("actortoken")  # SharePoint user+app: the signed actor inside the outer claims
+        signed, outer = (actor, {k: v for k, v in claims.items() if k != "actortoken"}) \
+            if isinstance(actor, Mapping) else (claims, None)
+        issuer = self._issuers.get(iss) or self._template_issuer(iss, signed)
+        if issuer is None:  # RFC 8725 §3.8: an issuer this configuration trusts (Entra templates filled)
+            raise UnknownIssuer("iss is not a configured issuer")
+        if self._introspector is not None and issuer.validation == "introspect":
+            raise UnknownIssuer("this issuer's tokens are introspected here")
+        profile = self._profile(issuer)
+        if outer is not None and not profile.unsigned_outer:
+            raise DisallowedAlgorithm("alg none is accepted only around a high-trust actor token")
+        audiences = issuer.audience if issuer.audience is not None else self._audiences
+        checked = profile.validate(signed, outer=outer, issuer=iss, audiences=audiences,
+                                   leeway=self.config.leeway, now=now)
+        return profile.principal(checked, issuer=iss, issuer_name=issuer.name, token_sha256=sha)
 
     def _make_introspector(self) -> Introspector | None:
         config = self.config.introspection
@@ -456,7 +493,8 @@ class Guard:
         source = self._sources[issuer.issuer]
         discovery = getattr(source, "discovery", None) or discovery_for(issuer)
         return Introspector(config, issuer, source, discovery=discovery, shared=self._shared,
-                            maxsize=self.config.cache.maxsize, leeway=self.config.leeway)
+                            maxsize=self.config.cache.maxsize, leeway=self.config.leeway,
+                            namespace=self._namespace)
 
     # -- revocation and shutdown ---------------------------------------------------------------
 

@@ -143,4 +143,8 @@ def shared_cache_for(config: CacheConfig) -> SharedCache | None:
         from .redis_cache import RedisCache  # local: redis is an optional extra
     except ImportError as exc:
         raise ConfigurationError("cache.backend", 'backend "redis" needs: pip install "s2s_guard[redis]"') from exc
-    return RedisCache(config.url, prefix=config.prefix, timeout=config.timeout)
+    if config.secret is None or len(config.secret) < 32:  # a CacheConfig built in Python, not by load_config
+        raise ConfigurationError("cache.secret_env", 'backend "redis" needs a secret of at least 32 bytes')
+    from .signed import SignedCache  # local: signed imports this module
+
+    return SignedCache(RedisCache(config.url, prefix=config.prefix, timeout=config.timeout), config.secret)

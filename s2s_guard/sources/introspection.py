@@ -62,10 +62,12 @@ class Introspector:
     def __init__(self, config: IntrospectionConfig, issuer: IssuerConfig, keys: KeySource, *,
                  discovery: Discovery | None = None, shared: SharedCache | None = None,
                  maxsize: int = 10_000, leeway: float = 60.0, outage: float = 2.0,
-                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 max_in_flight: int = MAX_IN_FLIGHT, namespace: str = "") -> None:
         self.config, self.issuer, self.keys = config, issuer, keys
         self.discovery, self.shared, self.leeway, self.outage = discovery, shared, leeway, outage
         self.memory = MemoryCache(maxsize)
+        #: Shared keys are "i:<namespace>:<sha>": guards configured differently never share results.
+        self._shared_prefix = f"i:{namespace}:" if namespace else "i:"
         self.transport = Transport()
         self.calls = 0
         #: Where calls and cache lookups are reported; set by the guard.
@@ -174,7 +176,7 @@ class Introspector:
         """The (cached) verdict on ``token`` whose SHA-256 hex is ``sha``."""
         result = self.memory.get(sha, now)
         if result is None and self.shared is not None:
-            result = self._cached(sha, self.shared.get_sync("i:" + sha), now)
+            result = self._cached(sha, self.shared.get_sync(self._shared_prefix + sha), now)
         if self.telemetry is not None:
             self.telemetry.cache_lookup("introspection", result is not None)
         return result or self._unavailable(now) or self._flights.run(
@@ -202,7 +204,7 @@ class Introspector:
             return self._failure(exc, sha, now, None if response is None else response.status)
         ttl = self._remember(sha, self._observed(result), now)
         if self.shared is not None:
-            self.shared.set_sync("i:" + sha, result.to_json(), ttl)
+            self.shared.set_sync(self._shared_prefix + sha, result.to_json(), ttl)
         return result
 
     # -- async driver --------------------------------------------------------------------------
@@ -210,7 +212,7 @@ class Introspector:
         """Async twin of :meth:`introspect`."""
         result = self.memory.get(sha, now)
         if result is None and self.shared is not None:
-            result = self._cached(sha, await self.shared.aget("i:" + sha), now)
+            result = self._cached(sha, await self.shared.aget(self._shared_prefix + sha), now)
         if self.telemetry is not None:
             self.telemetry.cache_lookup("introspection", result is not None)
         return result or self._unavailable(now) or await self._aflights.run(
@@ -240,7 +242,7 @@ class Introspector:
             return self._failure(exc, sha, now, None if response is None else response.status)
         ttl = self._remember(sha, self._observed(result), now)
         if self.shared is not None:
-            await self.shared.aset("i:" + sha, result.to_json(), ttl)
+            await self.shared.aset(self._shared_prefix + sha, result.to_json(), ttl)
         return result
 
     def close(self) -> None:

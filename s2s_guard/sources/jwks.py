@@ -88,7 +88,9 @@ class RemoteJWKS:
         #: Where fetch results and stale serves are reported, under ``issuer_name``; set by the guard.
         self.telemetry: Telemetry | None = None
         self.issuer_name = ""
-        origin = uri or (discovery.url if discovery is not None else "")
+        # Keyed by URL, so guards of any configuration share what the URL serves; a document found
+        # through discovery also by the issuer that discovery checked (RFC 8414 §3.3).
+        origin = uri or (f"{discovery.url} {discovery.issuer}" if discovery is not None else "")
         self._shared_key = "j:" + hashlib.sha256(origin.encode()).hexdigest()
 
     def flow(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> Flow[None]:

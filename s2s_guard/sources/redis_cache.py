@@ -6,8 +6,9 @@ layer is skipped for ``backoff`` seconds (no timeout paid per request while it i
 reads answer ``None`` and writes are dropped, so the memory layer keeps the guard working
 and nothing is accepted because Redis failed. A command that meets a pooled connection a
 restarted Redis closed is retried once, at once, on a fresh one; timeouts are never retried.
-The Redis server must be private to the deployment: whoever can write to it can plant cached
-results.
+The Redis server should still be private to the deployment: the guard wraps this class in
+:class:`~s2s_guard.sources.signed.SignedCache`, so whoever can write to it cannot plant cached
+results, but can delete them or add revocations (a denial of service, never an acceptance).
 """
 
 from __future__ import annotations

@@ -24,20 +24,24 @@ from .cache import MemoryCache, SharedCache
 __all__ = ["VerifiedTokens"]
 
 log = logging.getLogger("s2s_guard.cache")
-#: Rebuilds a principal from a shared-layer record ({"issuer", "issuer_name", "claims"}) and the token hash.
-Rebuild = Callable[[Mapping[str, Any], str], "Principal | None"]
+#: Rebuilds a principal from a shared-layer record ({"issuer", "issuer_name", "claims", "introspected"}),
+#: the token hash and ``now``, re-checking it against this guard's configuration (``None``: refused).
+Rebuild = Callable[[Mapping[str, Any], str, float], "Principal | None"]
 
 
 class VerifiedTokens:
     """Principals by token hash, in memory (bounded) and optionally in the shared layer."""
 
-    def __init__(self, config: CacheConfig, shared: SharedCache | None, rebuild: Rebuild) -> None:
+    def __init__(self, config: CacheConfig, shared: SharedCache | None, rebuild: Rebuild, *,
+                 namespace: str = "") -> None:
         self.enabled = config.verified
         self.memory = MemoryCache(config.maxsize)
         self.shared = shared
         self.revoked: set[str] = {e for value in config.revoked for e in revocation_entries(value)}
         self.refresh_every = config.revoked_refresh
         self._rebuild = rebuild
+        #: Shared keys are "v:<namespace>:<sha>": guards configured differently never share records.
+        self._key = f"v:{namespace}:" if namespace else "v:"
         self._next_refresh = float("-inf")
 
     # -- lookups ---------------------------------------------------------------------------
@@ -51,7 +55,7 @@ class VerifiedTokens:
             return None
         try:
             doc = json.loads(raw)
-            principal = self._rebuild(doc, sha)
+            principal = self._rebuild(doc, sha, now)
             expires = float(doc["expires_at"])
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring an unreadable shared cache entry: %s", exc)
@@ -65,34 +69,35 @@ class VerifiedTokens:
         """Memory, then the shared layer."""
         if not self.enabled or self.shared is None:
             return None
-        return self._from_shared(sha, self.shared.get_sync("v:" + sha), now)
+        return self._from_shared(sha, self.shared.get_sync(self._key + sha), now)
 
     async def aget(self, sha: str, now: float) -> Principal | None:
         if not self.enabled or self.shared is None:
             return None
-        return self._from_shared(sha, await self.shared.aget("v:" + sha), now)
+        return self._from_shared(sha, await self.shared.aget(self._key + sha), now)
 
     # -- stores ----------------------------------------------------------------------------
-    def _record(self, principal: Principal, expires_at: float) -> bytes:
+    def _record(self, principal: Principal, expires_at: float, introspected: bool) -> bytes:
         return json.dumps({"issuer": principal.issuer, "issuer_name": principal.issuer_name,
                            "claims": dict(principal.claims), "expires_at": expires_at,
-                           "twin": principal.token_twin_sha256,
-                           "actor": principal.actor_token_sha256}).encode()
+                           "twin": principal.token_twin_sha256, "actor": principal.actor_token_sha256,
+                           "introspected": introspected}).encode()
 
-    def put_sync(self, principal: Principal, expires_at: float, now: float) -> None:
-        """Remember a principal until ``expires_at`` (memory, then the shared layer)."""
+    def put_sync(self, principal: Principal, expires_at: float, now: float, *, introspected: bool = False) -> None:
+        """Remember a principal until ``expires_at`` (memory, then the shared layer); ``introspected``
+        says which checks re-examine its claims when another worker reads it back."""
         if self.enabled and expires_at > now:
             self.memory.set(principal.token_sha256, principal, expires_at)
             if self.shared is not None:
-                self.shared.set_sync("v:" + principal.token_sha256, self._record(principal, expires_at),
-                                     expires_at - now)
+                self.shared.set_sync(self._key + principal.token_sha256,
+                                     self._record(principal, expires_at, introspected), expires_at - now)
 
-    async def aput(self, principal: Principal, expires_at: float, now: float) -> None:
+    async def aput(self, principal: Principal, expires_at: float, now: float, *, introspected: bool = False) -> None:
         if self.enabled and expires_at > now:
             self.memory.set(principal.token_sha256, principal, expires_at)
             if self.shared is not None:
-                await self.shared.aset("v:" + principal.token_sha256,
-                                       self._record(principal, expires_at), expires_at - now)
+                await self.shared.aset(self._key + principal.token_sha256,
+                                       self._record(principal, expires_at, introspected), expires_at - now)
 
     # -- the revoked set -------------------------------------------------------------------
     def is_revoked(self, principal: Principal) -> bool:

@@ -65,7 +65,7 @@ def _dpop(key: DPoPKey, token: str, url: str = PUBLIC, **proof: Any) -> dict[str
 @pytest.fixture
 def workers(issuer: LocalIssuer, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[httpx.Client]]:
     monkeypatch.setenv("S2S_TEST_DPOP_NONCE_SECRET", "n" * 48)
-    config = {**issuer.guard_config(dpop="allowed"), "cache": {"backend": "redis", "url": redis_url},
+    config = {**issuer.guard_config(dpop="allowed"), "cache": {"backend": "redis", "url": redis_url, "secret": "r" * 48},
               "trusted_proxy": {"url_headers": "x-forwarded"},
               "dpop": {"nonce": True, "nonce_secret_env": "S2S_TEST_DPOP_NONCE_SECRET"}}
     guards = [Guard.from_config(config), Guard.from_config(config)]

@@ -16,11 +16,12 @@ from s2s_guard.testing import LocalIssuer
 from s2s_guard.testing.dpop import DPoPKey, bound_token
 
 URL = "https://api.example.com/orders"
+CACHE_SECRET = "a-redis-record-hmac-key-of-32-bytes-or-more"
 
 
 def worker(issuer: LocalIssuer, redis_url: str) -> Guard:
     return Guard.from_config({**issuer.guard_config(dpop="allowed"),
-                              "cache": {"backend": "redis", "url": redis_url}})
+                              "cache": {"backend": "redis", "url": redis_url, "secret": CACHE_SECRET}})
 
 
 def call(guard: Guard, token: str, proof: str) -> object:
@@ -70,7 +71,8 @@ def test_redis_outage_keeps_each_worker_refusing_its_own_replays(redis_url: str)
         key = DPoPKey()
         token = bound_token(issuer, key)
         guard = Guard.from_config({**issuer.guard_config(dpop="allowed"),
-                                   "cache": {"backend": "redis", "url": "redis://127.0.0.1:1/0", "timeout": 0.2}})
+                                   "cache": {"backend": "redis", "url": "redis://127.0.0.1:1/0", "timeout": 0.2,
+                                             "secret": CACHE_SECRET}})
         proof = key.proof("GET", URL, access_token=token)
         call(guard, token, proof)  # Redis unreachable: the memory layer answers
         with pytest.raises(InvalidDPoPProof):

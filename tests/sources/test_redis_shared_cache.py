@@ -19,13 +19,14 @@ from s2s_guard.testing import LocalIssuer
 HTTPServer = Any  # tests/sources/conftest.py: the scriptable loopback server
 AUD = "api://orders"
 ISS = "https://as.example.test"
+CACHE_SECRET = "a-redis-record-hmac-key-of-32-bytes-or-more"
 
 
 def intro_guard(url: str, redis_url: str, **cache: Any) -> Guard:
     return Guard.from_config({
         "audience": [AUD], "issuers": [{"issuer": ISS, "validation": "introspect"}],
         "introspection": {"endpoint": url, "client_id": "api", "client_secret": "s"},
-        "cache": {"backend": "redis", "url": redis_url, "revoked_refresh": 0, **cache}})
+        "cache": {"backend": "redis", "url": redis_url, "revoked_refresh": 0, "secret": CACHE_SECRET, **cache}})
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_workers_share_verified_tokens_async(http_server: HTTPServer, redis_db: 
     http_server.json("/jwks", idp.jwks())
     config = {"audience": [AUD], "issuers": [{"issuer": ISS, "algorithms": ["ES256"],
                                               "jwks_uri": http_server.url + "/jwks"}],
-              "cache": {"backend": "redis", "url": redis_db}}
+              "cache": {"backend": "redis", "url": redis_db, "secret": CACHE_SECRET}}
     token = "Bearer " + idp.app_token("daemon", alg="ES256")
 
     async def main() -> None:
@@ -85,7 +86,7 @@ def test_a_shared_ecdsa_principal_keeps_its_twin_hash(http_server: HTTPServer, r
     http_server.json("/jwks", idp.jwks())
     config = {"audience": [AUD], "issuers": [{"issuer": ISS, "algorithms": ["ES256"],
                                               "jwks_uri": http_server.url + "/jwks"}],
-              "cache": {"backend": "redis", "url": redis_db, "revoked_refresh": 0}}
+              "cache": {"backend": "redis", "url": redis_db, "revoked_refresh": 0, "secret": CACHE_SECRET}}
     token = idp.app_token("daemon", alg="ES256")
     one, two = Guard.from_config(config), Guard.from_config(config)
     twin_sha = one.authenticate_sync("Bearer " + token).token_twin_sha256
@@ -186,7 +187,7 @@ def test_workers_share_fetched_jwks_documents(http_server: HTTPServer, redis_db:
     http_server.json("/jwks", idp.jwks())
     config = {"audience": [AUD], "issuers": [{"issuer": ISS, "algorithms": ["ES256"],
                                               "jwks_uri": http_server.url + "/jwks"}],
-              "cache": {"backend": "redis", "url": redis_db, "verified": False}}
+              "cache": {"backend": "redis", "url": redis_db, "verified": False, "secret": CACHE_SECRET}}
     one, two = Guard.from_config(config), Guard.from_config(config)
     assert outcome(one, idp.app_token(alg="ES256")).policy == "app-only"
     assert outcome(two, idp.app_token(alg="ES256")).policy == "app-only"
