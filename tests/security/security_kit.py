@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from s2s_guard import AuthError, Guard, GuardMiddleware, Principal, Requirement
+from s2s_guard.config import CacheConfig
 from s2s_guard.core.keys import b64url
 
 NOW = 1_700_000_000
@@ -286,3 +287,16 @@ class IntrospectionServer:
                 pass
 
         return Handler
+
+
+CACHE_SECRET = "a-redis-record-hmac-key-of-32-bytes-or-more"
+
+
+def redis_cache(url: str, **extra: Any) -> dict[str, Any]:
+    """``[cache]`` on a test's redis-server. The secret is set only where the library knows the
+    key, so that the hardening tests also run on the unfixed commit (f84b319) and fail there for
+    the reason under test, not for an unknown configuration key."""
+    cache: dict[str, Any] = {"backend": "redis", "url": url, "revoked_refresh": 0, **extra}
+    if "secret" in CacheConfig.__dataclass_fields__:
+        cache["secret"] = CACHE_SECRET
+    return cache

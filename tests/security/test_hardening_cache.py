@@ -30,23 +30,12 @@ from s2s_guard.testing.families import FAMILIES
 from s2s_guard.testing.mint import mint_token, trust_config
 
 from loopback import RedisServer, running_redis
-from security_kit import IntrospectionServer
+from security_kit import CACHE_SECRET, IntrospectionServer, redis_cache
 
 AUD_A, AUD_B = "api://orders", "api://billing"
-CACHE_SECRET = "a-redis-record-hmac-key-of-32-bytes-or-more"
 PREFIX = b"s2s_guard:"
 ENTRA_TEMPLATE = "https://login.microsoftonline.com/{tenantid}/v2.0"
 TENANT_KEPT, TENANT_DROPPED = str(uuid.uuid4()), str(uuid.uuid4())
-
-
-def redis_cache(url: str, **extra: Any) -> dict[str, Any]:
-    """``[cache]`` on the test's redis-server. The secret is set only where the library knows the
-    key, so that these tests also run on the unfixed commit (f84b319) and fail there for the
-    reason under test, not for an unknown configuration key."""
-    cache: dict[str, Any] = {"backend": "redis", "url": url, "revoked_refresh": 0, **extra}
-    if "secret" in CacheConfig.__dataclass_fields__:
-        cache["secret"] = CACHE_SECRET
-    return cache
 
 
 @pytest.fixture(scope="module")

@@ -269,11 +269,14 @@ def test_programmatic_short_dpop_nonce_secret_is_refused() -> None:
 def test_redis_password_never_in_config_repr() -> None:
     """OWASP Secrets Management Cheat Sheet; CWE-532: a Redis URL's password (userinfo or query) is masked."""
     url = f"redis://cache-user:{REDIS_PASSWORD}@127.0.0.1:6379/0"
-    config = load_config({**_hs256_config(secret=HMAC_SECRET), "cache": {"backend": "redis", "url": url}})
+    cache_secret = "cache-record-mac-secret-of-32-bytes-" + "z" * 8
+    config = load_config({**_hs256_config(secret=HMAC_SECRET),
+                          "cache": {"backend": "redis", "url": url, "secret": cache_secret}})
     query_form = CacheConfig(backend="redis", url=f"redis://127.0.0.1:6379/0?password={REDIS_PASSWORD}")
     for text in (repr(config), str(config), repr(config.cache), str(config.cache), repr(query_form)):
         _hidden(text, REDIS_PASSWORD)
         _hidden(text, HMAC_SECRET)
+        _hidden(text, cache_secret)
     assert "redis://cache-user:***@127.0.0.1:6379/0" in repr(config.cache)  # still says where
 
 

@@ -26,7 +26,7 @@ from s2s_guard.core.keys import b64url
 
 from loopback import running_redis
 from security_kit import (AUD, ISS, NOW, P256_ORDER, Forge, IntrospectionServer, bearer, expect_accepted,
-                          expect_refused, make_guard)
+                          expect_refused, make_guard, redis_cache)
 from test_sharepoint_forgeries import (AUDIENCE, CLIENT, HOST, ISSUER_ID, REALM, HighTrust, certificate,
                                        thumbprint)
 
@@ -143,7 +143,7 @@ def test_actor_token_revocation_reaches_every_worker_through_redis(
         sp_guard: Callable[..., Guard], trust: HighTrust, redis_url: str, driver: str) -> None:
     """[MS-SPS2SAUTH]: worker two revokes an outer token hash it never validated; the shared
     record worker one wrote names the actor token, so worker one refuses a rebuilt outer token."""
-    cache = {"backend": "redis", "url": redis_url, "revoked_refresh": 0}
+    cache = redis_cache(redis_url)
     one, two = sp_guard(cache=cache), sp_guard(cache=cache)
     actor = trust.actor(delegation=True)
     principal = one.authenticate_sync(bearer(trust.outer(actor)))  # sync: no asyncio Redis client to leak
@@ -196,7 +196,7 @@ def test_revoking_a_whole_jwt_stores_its_hash_and_refuses_it(forge: Forge,
                                                               redis_url: str) -> None:
     """RFC 6750 §5.3 (bearer tokens are credentials): a JWT handed to ``revoke()`` by mistake is
     stored as its SHA-256, never verbatim, in memory and in Redis, and the revocation works."""
-    guard = make_guard(forge, top={"cache": {"backend": "redis", "url": redis_url, "revoked_refresh": 0}})
+    guard = make_guard(forge, top={"cache": redis_cache(redis_url)})
     token = forge.token()
     guard.authenticate_sync(bearer(token))  # sync: no asyncio Redis client to leak
     guard.revoke(token)
