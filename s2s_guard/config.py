@@ -274,6 +274,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         raise ConfigurationError("issuers", "expected a list of tables")
     issuers = tuple(_build_issuer(item, f"issuers[{i}].") for i, item in enumerate(raw["issuers"]))
     _check_unique(issuers)
+    _check_unique_names(issuers, raw["issuers"])
     max_bytes = _integer(raw.get("max_token_bytes", 16 * 1024), "max_token_bytes", minimum=64)
     realm = raw.get("realm")
     if realm is not None and not isinstance(realm, str):
@@ -306,6 +307,21 @@ def _check_unique(issuers: tuple[IssuerConfig, ...]) -> None:
         if issuer.issuer in seen:
             raise ConfigurationError(f"issuers[{i}].issuer", f"duplicate issuer {issuer.issuer!r}")
         seen.add(issuer.issuer)
+
+
+def _check_unique_names(issuers: tuple[IssuerConfig, ...], raw: Sequence[Any]) -> None:
+    """Names key DPoP/mTLS modes, actors, grants and shared records: one entry per name, and no
+    name that is another entry's ``iss`` (grants and ``introspection.issuer`` accept either)."""
+    names: dict[str, int] = {}
+    for i, issuer in enumerate(issuers):
+        clash = names.setdefault(issuer.name, i)
+        if clash == i:
+            clash = next((j for j, other in enumerate(issuers) if j != i and other.issuer == issuer.name), i)
+        if clash != i:  # a second entry would silently take the first one's modes, actors and grants
+            default = "name" not in raw[i] or "name" not in raw[clash]
+            hint = " (an entry without name is named by its issuer)" if default else ""
+            raise ConfigurationError(f"issuers[{i}].name", f"{issuer.name!r} is also the name or issuer of "
+                                     f'issuers[{clash}]{hint}: give each [[issuers]] entry a unique name = "..."')
 
 
 def _build_issuer(raw: Any, where: str) -> IssuerConfig:
