@@ -19,7 +19,7 @@ from typing import Any, Literal
 from .errors import ConfigurationError
 from .delegation import DelegationConfig, delegation_from
 from .grants import Grant, parse_right
-from .resource_metadata import ResourceMetadataConfig, resource_metadata_from
+from .resource_metadata import ResourceMetadataConfig, resource_metadata_from, with_dpop_algorithms
 
 __all__ = ["CacheConfig", "DPoPConfig", "GuardConfig", "IntrospectionConfig", "IssuerConfig", "load_config",
            "SUPPORTED_ALGORITHMS", "TelemetryConfig", "TrustedProxyConfig"]
@@ -282,6 +282,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
     if not isinstance(raw.get("allow_query_token", False), bool):
         raise ConfigurationError("allow_query_token", "expected true or false")
     audience = _strings(raw["audience"], "audience")
+    dpop = _dpop_from(raw.get("dpop", {}))
     return GuardConfig(
         audience=audience,
         issuers=issuers,
@@ -293,9 +294,10 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         introspection=_introspection_from(raw, issuers),
         cache=_cache_from(raw.get("cache", {})),
         grants=_grants_from(raw.get("grants", [])),
-        resource_metadata=resource_metadata_from(raw, audience=audience, issuers=issuers),
+        resource_metadata=with_dpop_algorithms(resource_metadata_from(raw, audience=audience, issuers=issuers),
+                                               dpop.algorithms, any(i.dpop != "off" for i in issuers)),
         delegation=delegation_from(raw),
-        dpop=_dpop_from(raw.get("dpop", {})),
+        dpop=dpop,
         trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
         telemetry=_telemetry_from(raw.get("telemetry", {})),
     )
