@@ -146,7 +146,8 @@ class DPoPConfig:
     nonce_lifetime: float = 300.0
     #: Shared by every worker so each accepts the others' nonces; random per guard when unset.
     nonce_secret: bytes | None = field(default=None, repr=False)
-    #: Proofs remembered per worker: at least 2 x iat_window x peak DPoP requests per second.
+    #: Proofs remembered per worker: at least 2 x iat_window x peak DPoP requests per second. A live
+    #: proof is never evicted (RFC 9449 §11.1): while all are live, new proofs get a 503 with Retry-After.
     replay_cache_size: int = 100_000
 
 
