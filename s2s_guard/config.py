@@ -82,6 +82,9 @@ class IssuerConfig:
     #: RFC 9449 DPoP and RFC 8705 certificate binding for this issuer's tokens: "off", "allowed", "required".
     dpop: str = "off"
     mtls: str = "off"
+    #: Opt-out (not recommended): accept tokens bound by ``cnf`` (``jkt``, ``x5t#S256``) as plain Bearer
+    #: where this issuer's ``dpop``/``mtls`` is "off". By default they are refused (RFC 9449 §7.2, RFC 8705 §3).
+    accept_bound_as_bearer: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,7 +200,8 @@ _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_toke
 _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "jwks_file",
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
-                "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls"}
+                "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls",
+                "accept_bound_as_bearer"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -369,6 +373,7 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
         jwks_refresh_ahead=_fraction(raw.get("jwks_refresh_ahead", 0.8), where + "jwks_refresh_ahead"),
         dpop=binding_mode(raw.get("dpop", "off"), where + "dpop"),
         mtls=binding_mode(raw.get("mtls", "off"), where + "mtls"),
+        accept_bound_as_bearer=_bound_as_bearer(raw, where),
         **_profile_options(raw, where, issuer, profile),
     )
 
@@ -711,6 +716,15 @@ def binding_mode(value: Any, key: str) -> str:
     if value not in BINDING_MODES:
         raise ConfigurationError(key, f"expected one of {list(BINDING_MODES)}")
     return str(value)
+
+
+def _bound_as_bearer(raw: Mapping[str, Any], where: str) -> bool:
+    """``accept_bound_as_bearer``: only meaningful where ``dpop`` or ``mtls`` is "off"."""
+    accept = _bool(raw, "accept_bound_as_bearer", where)
+    if accept and raw.get("dpop", "off") != "off" and raw.get("mtls", "off") != "off":
+        raise ConfigurationError(where + "accept_bound_as_bearer",
+                                 'has no effect when both dpop and mtls check the binding: remove it')
+    return accept
 
 
 def _dpop_from(block: Any) -> DPoPConfig:

@@ -199,6 +199,7 @@ class Guard:
                 token, sha = self._token(authorization, query_tokens, plain)
                 shared = await self._verified.aget(sha, now) if self._shared is not None else None
                 principal = shared or await self._avalidate(token, sha, now)
+                self._binding.refuse_unproven(principal)  # never cached, so the warm path never sees one
             return self._accept(principal, requirement)
         except AuthError as exc:
             raise self._reject(exc) from None
@@ -240,7 +241,9 @@ class Guard:
             keys = await self._sources[pending.issuer.issuer].akeys(pending.jws.header, now)
             principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now) if self._verified.enabled else now
-        if self._verified.enabled:  # with the cache off, no coroutine for a no-op
+        # RFC 9449 §7.2, RFC 8705 §3: a token bound where no issuer mode checks it is never cached,
+        # so no later plain Bearer request can be answered from the cache (routes' dpop may check it).
+        if self._verified.enabled and not self._binding.unproven(principal):
             await self._verified.aput(principal, expires, now)
         return principal
 
@@ -260,6 +263,7 @@ class Guard:
             if principal is None:
                 token, sha = self._token(authorization, query_tokens, plain)
                 principal = self._verified.get_sync(sha, now) or self._validate_sync(token, sha, now)
+                self._binding.refuse_unproven(principal)  # never cached, so the warm path never sees one
             return self._accept(principal, requirement)
         except AuthError as exc:
             raise self._reject(exc) from None
@@ -275,7 +279,8 @@ class Guard:
             keys = self._sources[pending.issuer.issuer].keys_sync(pending.jws.header, now)
             principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now)
-        self._verified.put_sync(principal, expires, now)
+        if not self._binding.unproven(principal):  # as in _avalidate: never cached
+            self._verified.put_sync(principal, expires, now)
         return principal
 
     # -- sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS): the full path, both drivers ------
@@ -417,6 +422,8 @@ class Guard:
                                                     issuer_name=issuer.name, token_sha256=sha)
         if isinstance(record.get("twin"), str) and record["twin"]:
             _twin(principal, record["twin"])
+        if self._binding.unproven(principal):
+            return None  # a record this configuration would never write (RFC 9449 §7.2): validate again
         return principal
 
     def _make_introspector(self) -> Introspector | None:
