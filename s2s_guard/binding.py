@@ -94,6 +94,7 @@ class SenderConstraints:
             "allowed" if dpop_modes - {"off"} else "off")
         self.algs = " ".join(config.dpop.algorithms)
         self.replay = ReplayCache(config.dpop.replay_cache_size, shared)
+        self._bound_as_bearer = frozenset(i.name for i in config.issuers if i.accept_bound_as_bearer)
         self._secret = config.dpop.nonce_secret or secrets.token_bytes(32)
 
     def modes(self, principal: Principal) -> tuple[str, str]:
@@ -137,6 +138,22 @@ class SenderConstraints:
             raise UseDPoPNonce("the proof has no current server nonce")
 
     # -- after the token is validated ------------------------------------------------------------
+    def unproven(self, principal: Principal, route: str = "off") -> bool:
+        """Whether the token is bound (``cnf``) to a key or certificate that no check here proves:
+        its issuer's ``dpop``/``mtls`` (or the route's ``dpop``) is "off" for that ``cnf`` member."""
+        cnf = principal.claims.get("cnf")
+        if cnf is None or principal.issuer_name in self._bound_as_bearer:
+            return False
+        if not isinstance(cnf, Mapping):
+            return True  # RFC 7800 §3.1: cnf is a JSON object; a malformed one is not ignored
+        dpop, mtls = self.modes(principal)
+        return ("jkt" in cnf and _stricter(dpop, route) == "off") or ("x5t#S256" in cnf and mtls == "off")
+
+    def refuse_unproven(self, principal: Principal, route: str = "off") -> None:
+        """RFC 9449 §7.2, RFC 8705 §3: a bound token is never accepted as a plain Bearer token."""
+        if self.unproven(principal, route):
+            raise BindingMismatch("a bound token (cnf) whose key or certificate is not checked here")
+
     def bind(self, principal: Principal, presented: Presented, requirement: Requirement | None,
              sender: SenderRequest) -> None:
         """The token's ``cnf`` against what the request proves (RFC 9449 §7.1, RFC 8705 §3)."""
@@ -145,6 +162,7 @@ class SenderConstraints:
         _bind_key(_stricter(dpop, route_mode(requirement)), cnf.get("jkt"), presented.proof)
         if mtls != "off":
             _bind_certificate(mtls, cnf.get("x5t#S256"), sender.client_cert)
+        self.refuse_unproven(principal, route_mode(requirement))
 
     def _replay_entry(self, presented: Presented) -> tuple[str, float] | None:
         proof = presented.proof

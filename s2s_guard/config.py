@@ -21,7 +21,7 @@ from .core.urls import INSECURE_HTTP_FIX, plain_http
 from .errors import ConfigurationError
 from .delegation import DelegationConfig, delegation_from
 from .grants import Grant, parse_right
-from .resource_metadata import ResourceMetadataConfig, resource_metadata_from
+from .resource_metadata import ResourceMetadataConfig, resource_metadata_from, with_dpop_algorithms
 
 __all__ = ["CacheConfig", "DPoPConfig", "GuardConfig", "IntrospectionConfig", "IssuerConfig", "load_config",
            "SUPPORTED_ALGORITHMS", "TelemetryConfig", "TrustedProxyConfig"]
@@ -136,6 +136,9 @@ class IssuerConfig:
     #: Allow plain http (not loopback) for this issuer's jwks_uri, discovery, metadata and
     #: introspection URLs, and in its discovery document: development only (RFC 8414 §3, RFC 7662 §4).
     allow_insecure_http: bool = False
+    #: Opt-out (not recommended): accept tokens bound by ``cnf`` (``jkt``, ``x5t#S256``) as plain Bearer
+    #: where this issuer's ``dpop``/``mtls`` is "off". By default they are refused (RFC 9449 §7.2, RFC 8705 §3).
+    accept_bound_as_bearer: bool = False
 
     __repr__ = _redacted_repr  # no secret in a repr: an inline JWKS may hold private members
 
@@ -211,7 +214,8 @@ class DPoPConfig:
     nonce_lifetime: float = 300.0
     #: Shared by every worker so each accepts the others' nonces; random per guard when unset.
     nonce_secret: bytes | None = field(default=None, repr=False)
-    #: Proofs remembered per worker: at least 2 x iat_window x peak DPoP requests per second.
+    #: Proofs remembered per worker: at least 2 x iat_window x peak DPoP requests per second. A live
+    #: proof is never evicted (RFC 9449 §11.1): while all are live, new proofs get a 503 with Retry-After.
     replay_cache_size: int = 100_000
 
     def __post_init__(self) -> None:
@@ -265,7 +269,7 @@ _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
                 "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls", "min_rsa_bits",
-                "allow_insecure_http"}
+                "allow_insecure_http", "accept_bound_as_bearer"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -343,6 +347,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         raise ConfigurationError("issuers", "expected a list of tables")
     issuers = tuple(_build_issuer(item, f"issuers[{i}].") for i, item in enumerate(raw["issuers"]))
     _check_unique(issuers)
+    _check_unique_names(issuers, raw["issuers"])
     _check_https(issuers)
     max_bytes = _integer(raw.get("max_token_bytes", 16 * 1024), "max_token_bytes", minimum=64)
     realm = raw.get("realm")
@@ -351,6 +356,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
     if not isinstance(raw.get("allow_query_token", False), bool):
         raise ConfigurationError("allow_query_token", "expected true or false")
     audience = _strings(raw["audience"], "audience")
+    dpop = _dpop_from(raw.get("dpop", {}))
     return GuardConfig(
         audience=audience,
         issuers=issuers,
@@ -362,9 +368,10 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         introspection=_introspection_from(raw, issuers),
         cache=_cache_from(raw.get("cache", {})),
         grants=_grants_from(raw.get("grants", [])),
-        resource_metadata=resource_metadata_from(raw, audience=audience, issuers=issuers),
+        resource_metadata=with_dpop_algorithms(resource_metadata_from(raw, audience=audience, issuers=issuers),
+                                               dpop.algorithms, any(i.dpop != "off" for i in issuers)),
         delegation=delegation_from(raw),
-        dpop=_dpop_from(raw.get("dpop", {})),
+        dpop=dpop,
         trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
         telemetry=_telemetry_from(raw.get("telemetry", {})),
     )
@@ -389,6 +396,21 @@ def _check_unique(issuers: tuple[IssuerConfig, ...]) -> None:
         if issuer.issuer in seen:
             raise ConfigurationError(f"issuers[{i}].issuer", f"duplicate issuer {issuer.issuer!r}")
         seen.add(issuer.issuer)
+
+
+def _check_unique_names(issuers: tuple[IssuerConfig, ...], raw: Sequence[Any]) -> None:
+    """Names key DPoP/mTLS modes, actors, grants and shared records: one entry per name, and no
+    name that is another entry's ``iss`` (grants and ``introspection.issuer`` accept either)."""
+    names: dict[str, int] = {}
+    for i, issuer in enumerate(issuers):
+        clash = names.setdefault(issuer.name, i)
+        if clash == i:
+            clash = next((j for j, other in enumerate(issuers) if j != i and other.issuer == issuer.name), i)
+        if clash != i:  # a second entry would silently take the first one's modes, actors and grants
+            default = "name" not in raw[i] or "name" not in raw[clash]
+            hint = " (an entry without name is named by its issuer)" if default else ""
+            raise ConfigurationError(f"issuers[{i}].name", f"{issuer.name!r} is also the name or issuer of "
+                                     f'issuers[{clash}]{hint}: give each [[issuers]] entry a unique name = "..."')
 
 
 def _build_issuer(raw: Any, where: str) -> IssuerConfig:
@@ -436,6 +458,7 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
         # RFC 7518 §3.3: 2048 bits or larger MUST be used; raising the floor is allowed, lowering is not
         min_rsa_bits=_integer(raw.get("min_rsa_bits", 2048), where + "min_rsa_bits", minimum=2048),
         allow_insecure_http=_bool(raw, "allow_insecure_http", where),
+        accept_bound_as_bearer=_bound_as_bearer(raw, where),
         **_profile_options(raw, where, issuer, profile),
     )
 
@@ -802,6 +825,15 @@ def binding_mode(value: Any, key: str) -> str:
     if value not in BINDING_MODES:
         raise ConfigurationError(key, f"expected one of {list(BINDING_MODES)}")
     return str(value)
+
+
+def _bound_as_bearer(raw: Mapping[str, Any], where: str) -> bool:
+    """``accept_bound_as_bearer``: only meaningful where ``dpop`` or ``mtls`` is "off"."""
+    accept = _bool(raw, "accept_bound_as_bearer", where)
+    if accept and raw.get("dpop", "off") != "off" and raw.get("mtls", "off") != "off":
+        raise ConfigurationError(where + "accept_bound_as_bearer",
+                                 'has no effect when both dpop and mtls check the binding: remove it')
+    return accept
 
 
 def _dpop_from(block: Any) -> DPoPConfig:

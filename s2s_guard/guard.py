@@ -215,6 +215,7 @@ class Guard:
                 token, sha = self._token(authorization, query_tokens, plain)
                 shared = await self._verified.aget(sha, now) if self._shared is not None else None
                 principal = shared or await self._avalidate(token, sha, now)
+                self._binding.refuse_unproven(principal)  # never cached, so the warm path never sees one
             return self._accept(principal, requirement)
         except AuthError as exc:
             raise self._reject(exc) from None
@@ -256,7 +257,9 @@ class Guard:
             keys = await self._sources[pending.issuer.issuer].akeys(pending.jws.header, now)
             principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now) if self._verified.enabled else now
-        if self._verified.enabled:  # with the cache off, no coroutine for a no-op
+        # RFC 9449 §7.2, RFC 8705 §3: a token bound where no issuer mode checks it is never cached,
+        # so no later plain Bearer request can be answered from the cache (routes' dpop may check it).
+        if self._verified.enabled and not self._binding.unproven(principal):
             await self._verified.aput(principal, expires, now, introspected=pending is None)
         return principal
 
@@ -276,6 +279,7 @@ class Guard:
             if principal is None:
                 token, sha = self._token(authorization, query_tokens, plain)
                 principal = self._verified.get_sync(sha, now) or self._validate_sync(token, sha, now)
+                self._binding.refuse_unproven(principal)  # never cached, so the warm path never sees one
             return self._accept(principal, requirement)
         except AuthError as exc:
             raise self._reject(exc) from None
@@ -291,7 +295,8 @@ class Guard:
             keys = self._sources[pending.issuer.issuer].keys_sync(pending.jws.header, now)
             principal = self._finish(pending, keys, now)
             expires = self._expires_at(principal, now)
-        self._verified.put_sync(principal, expires, now, introspected=pending is None)
+        if not self._binding.unproven(principal):  # as in _avalidate: never cached
+            self._verified.put_sync(principal, expires, now, introspected=pending is None)
         return principal
 
     # -- sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS): the full path, both drivers ------
@@ -465,6 +470,8 @@ class Guard:
             _twin(principal, record["twin"])
         if isinstance(record.get("actor"), str) and record["actor"]:
             object.__setattr__(principal, "actor_token_sha256", record["actor"])
+        if self._binding.unproven(principal):
+            return None  # a record this configuration would never write (RFC 9449 §7.2): validate again
         return principal
 
     def _recheck_jwt(self, claims: Mapping[str, Any], iss: str, sha: str, now: float) -> Principal:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from .config import IssuerConfig
 
 __all__ = ["ResourceMetadata", "ResourceMetadataConfig", "SignedMetadataConfig",
-           "WELL_KNOWN", "resource_metadata_from", "sign_metadata", "signing_jwks", "well_known_url"]
+           "WELL_KNOWN", "resource_metadata_from", "sign_metadata", "signing_jwks", "well_known_url",
+           "with_dpop_algorithms"]
 
 #: RFC 9728 §3: the well-known URI suffix registered for protected resource metadata.
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
@@ -184,6 +185,24 @@ def _proof_members(block: Mapping[str, Any], doc: dict[str, Any]) -> None:
     for key in _FLAGS:
         if block.get(key) is not None:
             doc[key] = _bool(block, key, _WHERE)
+
+
+def with_dpop_algorithms(config: ResourceMetadataConfig | None, algorithms: Sequence[str],
+                         dpop_on: bool) -> ResourceMetadataConfig | None:
+    """RFC 9728 §2 / RFC 9449 §5.2: ``dpop_signing_alg_values_supported`` is ``[dpop] algorithms``:
+    filled in when an issuer accepts DPoP, and refused when configured out of step with them."""
+    key = "dpop_signing_alg_values_supported"
+    if config is None:
+        return None
+    stated = config.document.get(key)
+    if stated is not None and set(stated) != set(algorithms):
+        raise ConfigurationError(_WHERE + key, f"{list(stated)} is not [dpop] algorithms {list(algorithms)}: "
+                                 "remove it (it is derived from [dpop] algorithms) or set [dpop] algorithms")
+    if stated is not None or not dpop_on:
+        return config
+    flags = {k: v for k, v in config.document.items() if k in _FLAGS}  # the RFC's order: algs, then flags
+    document = {**{k: v for k, v in config.document.items() if k not in _FLAGS}, key: list(algorithms), **flags}
+    return replace(config, document=document)
 
 
 def _signed(block: Any, resource: str) -> SignedMetadataConfig | None:

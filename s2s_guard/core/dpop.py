@@ -161,11 +161,20 @@ def _check_iat(payload: Mapping[str, Any], now: float, window: float) -> float:
     return float(iat)
 
 
+def _has_userinfo(url: str) -> bool:
+    try:
+        return "@" in urlsplit(url.strip()).netloc
+    except ValueError:
+        return False  # unparsable: normalize_htu refuses it
+
+
 def _check_request(payload: Mapping[str, Any], method: str, url: str) -> None:
     """Steps 8 and 9: ``htm`` is the request method, ``htu`` its URI (normalized, no query)."""
     if _string_claim(payload, "htm", 32) != method:  # RFC 9110 §9.1: methods are case-sensitive
         raise InvalidDPoPProof("htm does not match the request method")
     htu = _string_claim(payload, "htu")
+    if _has_userinfo(htu):  # RFC 9110 §4.2.4: userinfo in an http(s) URI is an error, never dropped
+        raise InvalidDPoPProof("htu has a userinfo component")
     try:
         same = normalize_htu(htu) == normalize_htu(url)
     except ValueError:

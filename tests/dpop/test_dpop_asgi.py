@@ -123,9 +123,12 @@ async def test_off_refuses_the_dpop_scheme_and_keeps_bearer(make_guard: GuardFac
     async with client(api(make_guard())) as c:
         r = await c.get("/whoami", auth=DPoPAuth(token, key))
         assert r.status_code == 401 and challenge(r) == 'Bearer realm="api://orders"'
-        # dpop off: cnf is not enforced (the issuer is not configured for DPoP), as before this feature.
+        # dpop off: a bound token is still not Bearer (RFC 9449 §7.2); unbound tokens are.
         bearer = await c.get("/whoami", headers={"Authorization": f"Bearer {token}"})
-        assert bearer.status_code == 200
+        assert bearer.status_code == 401 and bearer.json()["error"] == "invalid_token"
+        assert (await c.get("/whoami", headers={"Authorization": "Bearer " + issuer.app_token()})).status_code == 200
+    async with client(api(make_guard(accept_bound_as_bearer=True))) as c:  # the opt-out: as before
+        assert (await c.get("/whoami", headers={"Authorization": f"Bearer {token}"})).status_code == 200
 
 
 # -- per route -----------------------------------------------------------------------------------------
@@ -144,7 +147,8 @@ async def test_route_requirement_cannot_be_met_by_an_issuer_that_is_off(
     """A cnf.jkt token from an issuer whose proofs are not checked proves nothing to the route."""
     async with client(api(make_guard())) as c:
         r = await c.get("/strict", headers={"Authorization": "Bearer " + bound_token(issuer, key)})
-    assert r.status_code == 401 and "DPoP" in challenge(r)
+    # Refused already by the middleware: a bound token is never Bearer (RFC 9449 §7.2).
+    assert r.status_code == 401 and r.json()["error"] == "invalid_token"
 
 
 async def test_middleware_requirement_enables_dpop_for_its_app(make_guard: GuardFactory, issuer: LocalIssuer,

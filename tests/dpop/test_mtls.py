@@ -17,7 +17,7 @@ from dpop_support import api
 from loopback import serve_uvicorn
 from mtls_support import CA, Issued, TLSProxy, serve_tls
 
-from s2s_guard import Guard
+from s2s_guard import BindingMismatch, Guard
 from s2s_guard.core.mtls import certificate_from_header, certificate_thumbprint
 from s2s_guard.testing import LocalIssuer
 
@@ -109,10 +109,15 @@ def test_required_refuses_unbound_tokens(pki: tuple[CA, Issued, Issued, Issued],
     guard.close()
 
 
-def test_off_ignores_cnf(pki: tuple[CA, Issued, Issued, Issued], issuer: LocalIssuer) -> None:
-    """Without mtls on the issuer, cnf.x5t#S256 is not enforced (the behaviour before RFC 8705 support)."""
-    guard = guard_for(issuer, mtls="off")
+def test_off_refuses_cnf_unless_opted_out(pki: tuple[CA, Issued, Issued, Issued], issuer: LocalIssuer) -> None:
+    """RFC 8705 §3: without mtls on the issuer the binding is not checked, so the bound token is refused;
+    ``accept_bound_as_bearer`` restores the behaviour before RFC 8705 support."""
     _, _, client, _ = pki
+    guard = guard_for(issuer, mtls="off")
+    with pytest.raises(BindingMismatch):
+        guard.authenticate_sync("Bearer " + bound(issuer, client))
+    guard.close()
+    guard = Guard.from_config(issuer.guard_config(mtls="off", accept_bound_as_bearer=True))
     assert guard.authenticate_sync("Bearer " + bound(issuer, client)).app is not None
     guard.close()
 

@@ -42,7 +42,8 @@ def entry(signer: Signer, issuer: str, audience: str, **changes: Any) -> dict[st
 
 @pytest.fixture(scope="module")
 def guard(entra: Signer) -> Guard:
-    return guard_for([entry(entra, V2_ISS, API_V2), entry(entra, V1_ISS, "api://orders")])
+    # Names are unique (issue 12): the v1 and v2 issuers of one tenant are two entries.
+    return guard_for([entry(entra, V2_ISS, API_V2), entry(entra, V1_ISS, "api://orders", name="entra-v1")])
 
 
 def token(signer: Signer, name: str, drop: tuple[str, ...] = (), **changes: Any) -> str:

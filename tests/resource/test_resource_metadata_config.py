@@ -71,7 +71,8 @@ def test_every_member_is_written() -> None:
         "resource_documentation": "https://docs.example.test/orders",
         "resource_policy_uri": "https://docs.example.test/policy", "resource_tos_uri": "https://docs.example.test/tos",
         "dpop_signing_alg_values_supported": ["ES256"], "dpop_bound_access_tokens_required": False,
-        "tls_client_certificate_bound_access_tokens": True, "max_age": 60})
+        "tls_client_certificate_bound_access_tokens": True, "max_age": 60},
+        dpop={"algorithms": ["ES256"]})  # RFC 9449 §5.2: the stated algs are the ones proofs may use
     assert meta.document["resource"] == "https://api.example.test"
     assert meta.path == WELL_KNOWN and meta.url == "https://api.example.test" + WELL_KNOWN
     assert meta.document["authorization_servers"] == ["https://as.example.test"]
