@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from loopback import running_redis, serve_uvicorn
+from security_kit import redis_cache
 from settable_clock import Clock
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -171,7 +172,7 @@ def test_shared_record_does_not_let_a_bound_token_through_as_bearer(issuer: Loca
     worker where that issuer is "off" (a rolling configuration change) must not answer a plain
     Bearer request from that record."""
     with running_redis() as redis:
-        cache = {"cache": {"backend": "redis", "url": redis.url}}
+        cache = {"cache": redis_cache(redis.url)}
         checking, plain = guard(issuer, cache, dpop="allowed"), guard(issuer, cache)
         token, url = bound_token(issuer, key), "https://api.test/whoami"
         proof = key.proof("GET", url, access_token=token)
