@@ -68,8 +68,11 @@ def get_principal(environ: WSGIEnvironment) -> Principal | None:
 
 def _path(environ: WSGIEnvironment) -> str:
     # PEP 3333: PATH_INFO is bytes decoded as latin-1; paths are UTF-8 on the wire.
-    raw = str(environ.get("PATH_INFO", "")).encode("latin-1")
-    return raw.decode("utf-8", "replace") or "/"
+    path = str(environ.get("PATH_INFO", ""))
+    try:
+        return path.encode("latin-1").decode("utf-8", "replace") or "/"
+    except UnicodeEncodeError:
+        return path  # a server (or a framework under us) that already decoded the path
 
 
 def authenticate_environ(guard: Guard, environ: WSGIEnvironment, requirement: Requirement | None = None) -> Principal:
