@@ -34,10 +34,13 @@ GUARD_KEY = "s2s_guard.guard"
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def error_response(exc: AuthError) -> Response:
-    """The RFC 6750 response for ``exc``: status, challenge header and JSON body."""
-    return Response(exc.body(), status_code=exc.status_code, headers=exc.headers,
-                    media_type="application/json")
+def error_response(exc: AuthError, method: str = "GET") -> Response:
+    """The RFC 6750 response for ``exc``: status, challenge header and JSON body (none for HEAD)."""
+    response = Response(exc.body(), status_code=exc.status_code, headers=exc.headers,
+                        media_type="application/json")
+    if method == "HEAD":
+        response.body = b""  # RFC 9110 §9.3.2: no content; Content-Length stays the GET one (§8.6)
+    return response
 
 
 def metadata_response(guard: Guard, method: str) -> Response:
@@ -138,7 +141,7 @@ async def _refuse(exc: AuthError, scope: Scope, receive: Receive, send: Send) ->
         # RFC 6455 §7.4.1: 1008 policy violation; closing before accept refuses the handshake.
         await send({"type": "websocket.close", "code": 1008, "reason": exc.reason})
         return
-    await error_response(exc)(scope, receive, send)
+    await error_response(exc, scope["method"])(scope, receive, send)
 
 
 def _connection(args: Sequence[Any], kwargs: dict[str, Any]) -> HTTPConnection:
@@ -185,13 +188,14 @@ def requires(*, policy: Policy | None = None, scopes: Iterable[str] | str = (),
                 if isinstance(conn, WebSocket):
                     await conn.close(code=1008, reason=error.reason)  # RFC 6455 §7.4.1
                     return None
-                return error_response(error)
+                return error_response(error, conn.scope["method"])
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            error = _check(_connection(args, kwargs), requirement)
-            return func(*args, **kwargs) if error is None else error_response(error)
+            conn = _connection(args, kwargs)
+            error = _check(conn, requirement)
+            return func(*args, **kwargs) if error is None else error_response(error, conn.scope["method"])
         return sync_wrapper  # type: ignore[return-value]
 
     return decorator

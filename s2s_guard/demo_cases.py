@@ -197,7 +197,7 @@ CASES: tuple[DemoCase, ...] = (
     _case("app-only token, app-only route", "app-only", "/app-only", 200, _bearer(_app)),
     _case("user+app token, user+app route", "user+app", "/user-and-app", 200, _bearer(_user)),
     _case("user token, user-only route", "user-only", "/user-only", 200,
-          _bearer(lambda c: c.issuer.mint({"sub": "alice"}))),
+          _bearer(lambda c: c.issuer.mint({"sub": "alice", "client_id": "web-app"}))),  # RFC 9068 §2.2
     _case("user+app token, app-only route", "user+app", "/app-only", 403, _bearer(_user), *_FORBIDDEN),
     _case("app-only token, user+app route", "app-only", "/user-and-app", 403, _bearer(_app), *_FORBIDDEN),
     _case("missing scope", "app, no scope", "/app-only", 403,

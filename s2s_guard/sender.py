@@ -84,11 +84,16 @@ def _scope_header(scope: Mapping[str, Any], name: bytes) -> str | None:
     return values[0].decode("latin-1") if len(values) == 1 else None
 
 
+def _quote_path(path: str) -> str:
+    """A decoded path percent-encoded as UTF-8; never raises (a lone surrogate becomes "?")."""
+    return quote(path, safe=_SAFE_PATH, errors="replace")
+
+
 def _scope_path(scope: Mapping[str, Any]) -> str:
     raw = scope.get("raw_path")
     if isinstance(raw, bytes) and raw:
         return raw.split(b"?", 1)[0].decode("latin-1")  # as the client sent it (no query)
-    return quote(str(scope.get("path", "/")), safe=_SAFE_PATH)
+    return _quote_path(str(scope.get("path", "/")))
 
 
 def _scope_cert(scope: Mapping[str, Any], proxy: TrustedProxyConfig) -> str | bytes | None:
@@ -123,7 +128,11 @@ def _environ_path(environ: Mapping[str, Any]) -> str:
     if isinstance(raw, str) and raw.startswith("/"):
         return raw.split("?", 1)[0]
     path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
-    return quote(path.encode("latin-1").decode("utf-8", "replace"), safe=_SAFE_PATH) or "/"
+    try:
+        path = path.encode("latin-1").decode("utf-8", "replace")  # PEP 3333: bytes held as latin-1
+    except UnicodeEncodeError:
+        pass  # already text: Django puts its decoded path_info back into META (WSGI and ASGI)
+    return _quote_path(path) or "/"
 
 
 def environ_sender(environ: Mapping[str, Any], proxy: TrustedProxyConfig,

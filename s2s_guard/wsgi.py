@@ -39,13 +39,13 @@ def query_tokens(query_string: str) -> list[str]:
     return [value for name, value in pairs if name == "access_token"]
 
 
-def send_error(exc: AuthError, start_response: StartResponse) -> list[bytes]:
-    """Start the RFC 6750 response for ``exc`` and return its body."""
+def send_error(exc: AuthError, start_response: StartResponse, method: str = "GET") -> list[bytes]:
+    """Start the RFC 6750 response for ``exc`` and return its body (none for HEAD)."""
     body = exc.body()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                *exc.headers.items()]
     start_response(f"{exc.status_code} {HTTPStatus(exc.status_code).phrase}", headers)
-    return [body]
+    return [] if method == "HEAD" else [body]  # RFC 9110 §9.3.2 (Content-Length: the GET one, §8.6)
 
 
 def send_metadata(guard: Guard, method: str, start_response: StartResponse) -> list[bytes]:
@@ -68,8 +68,11 @@ def get_principal(environ: WSGIEnvironment) -> Principal | None:
 
 def _path(environ: WSGIEnvironment) -> str:
     # PEP 3333: PATH_INFO is bytes decoded as latin-1; paths are UTF-8 on the wire.
-    raw = str(environ.get("PATH_INFO", "")).encode("latin-1")
-    return raw.decode("utf-8", "replace") or "/"
+    path = str(environ.get("PATH_INFO", ""))
+    try:
+        return path.encode("latin-1").decode("utf-8", "replace") or "/"
+    except UnicodeEncodeError:
+        return path  # a server (or a framework under us) that already decoded the path
 
 
 def authenticate_environ(guard: Guard, environ: WSGIEnvironment, requirement: Requirement | None = None) -> Principal:
@@ -102,6 +105,6 @@ class GuardMiddleware:
         try:
             principal = authenticate_environ(self.guard, environ, requirement)
         except AuthError as exc:
-            return send_error(exc, start_response)
+            return send_error(exc, start_response, str(environ.get("REQUEST_METHOD", "GET")))
         environ[PRINCIPAL_KEY] = principal
         return self.app(environ, start_response)

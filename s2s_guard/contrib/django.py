@@ -51,8 +51,11 @@ def _reset_guard(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_reset_guard, dispatch_uid="s2s_guard.contrib.django")
 
 
-def error_response(exc: AuthError) -> HttpResponse:
-    """The RFC 6750 response for ``exc``: status, challenge header and JSON body."""
+def error_response(exc: AuthError, method: str | None = "GET") -> HttpResponse:
+    """The RFC 6750 response for ``exc``: status, challenge header and JSON body (none for HEAD)."""
+    if method == "HEAD":  # RFC 9110 §9.3.2: no content; Content-Length the GET one (§8.6)
+        return HttpResponse(b"", status=exc.status_code, content_type="application/json",
+                            headers={**exc.headers, "Content-Length": str(len(exc.body()))})
     return HttpResponse(exc.body(), status=exc.status_code, headers=exc.headers,
                         content_type="application/json")
 
@@ -124,7 +127,7 @@ class GuardMiddleware:
                 principal = self.guard.authenticate_sync(headers, query_tokens=tokens,
                                                          path=request.path, **sender_kwargs(self.guard, request))
             except AuthError as exc:
-                return error_response(exc)
+                return error_response(exc, request.method)
         _attach(request, principal)
         return self.get_response(request)
 
@@ -138,7 +141,7 @@ class GuardMiddleware:
                 principal = await self.guard.authenticate(headers, query_tokens=tokens,
                                                           path=request.path, **sender_kwargs(self.guard, request))
             except AuthError as exc:
-                return error_response(exc)
+                return error_response(exc, request.method)
         _attach(request, principal)
         return await self.get_response(request)
 
@@ -178,19 +181,21 @@ def _wrap(view: _F, requirement: Requirement) -> _F:
     if iscoroutinefunction(view):
         @functools.wraps(view)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = _request_of(args)
             try:
-                await _aauthorize(_request_of(args), requirement)
+                await _aauthorize(request, requirement)
             except AuthError as exc:
-                return error_response(exc)
+                return error_response(exc, request.method)
             return await view(*args, **kwargs)
         return markcoroutinefunction(async_wrapper)  # type: ignore[return-value]
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        request = _request_of(args)
         try:
-            _authorize(_request_of(args), requirement)
+            _authorize(request, requirement)
         except AuthError as exc:
-            return error_response(exc)
+            return error_response(exc, request.method)
         return view(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
 

@@ -31,6 +31,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..core.bearer import malformed_bearer_scheme
 from ..errors import AuthError, MissingToken
 from ..guard import Guard
 from ..policy import Requirement
@@ -65,6 +66,9 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     if response is not None and isinstance(exc, BearerError):
         for name, value in exc.error.headers.items():
             response[name] = value
+        request = context.get("request")
+        if request is not None and request.method == "HEAD":
+            response.data = None  # RFC 9110 §9.3.2: a refusal to HEAD carries no content
     return response
 
 
@@ -76,7 +80,10 @@ def _route(request: Request) -> Requirement | None:
 
 def _is_ours(header: str, guard: Guard, route: Requirement | None) -> bool:
     """Bearer, or DPoP (RFC 9449 §7.1) when the guard or the view checks sender-constrained tokens."""
-    scheme = header.strip().partition(" ")[0].lower()
+    scheme = header.strip().partition(" ")[0]
+    if malformed_bearer_scheme(scheme):
+        return True  # RFC 6750 §2.1: "Bearer<TAB>..." is ours to refuse with 400, not another scheme
+    scheme = scheme.lower()
     return scheme == "bearer" or (scheme == "dpop" and wanted(guard, route))
 
 

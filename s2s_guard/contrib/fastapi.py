@@ -49,7 +49,7 @@ async def _render(request: Request, exc: Exception) -> Response:
     error = exc.error if isinstance(exc, BearerHTTPException) else exc
     if not isinstance(error, AuthError):
         raise exc
-    return error_response(error)
+    return error_response(error, request.scope.get("method", "GET"))  # a websocket has none
 
 
 def _metadata_endpoint(guard: Guard) -> Callable[[Request], Awaitable[Response]]:

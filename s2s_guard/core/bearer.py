@@ -7,12 +7,19 @@ from collections.abc import Sequence
 
 from ..errors import InvalidRequest, MissingToken
 
-__all__ = ["parse_authorization", "extract_bearer"]
+__all__ = ["parse_authorization", "extract_bearer", "malformed_bearer_scheme"]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # Registered auth-scheme names (Basic, Negotiate, SCRAM-SHA-256, DPoP...): letters, digits, '-'.
 _SCHEME_NAME = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+# RFC 9110 §5.6.2: tchar, the characters an auth-scheme name (a token) may continue with.
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def malformed_bearer_scheme(scheme: str) -> bool:
+    """``Bearer`` glued to a character no scheme name has (TAB, NBSP, U+3000, NUL...): not SP."""
+    return len(scheme) > 6 and scheme[:6].lower() == "bearer" and scheme[6] not in _TCHAR
 
 
 def parse_authorization(header: str | None) -> str:
@@ -29,6 +36,9 @@ def parse_authorization(header: str | None) -> str:
     scheme, sep, credentials = value.partition(" ")
     # RFC 9110 §11.1: the auth-scheme is case-insensitive.
     if scheme.lower() != "bearer":
+        # RFC 6750 §2.1: "Bearer" 1*SP b64token; any other separator is a malformed credential.
+        if malformed_bearer_scheme(scheme):
+            raise InvalidRequest("Bearer followed by a separator other than SP")
         # A lone token68 that cannot be a scheme name (a JWT has dots) is a token without "Bearer".
         if sep == "" and _TOKEN68.fullmatch(scheme) and not _SCHEME_NAME.fullmatch(scheme):
             raise InvalidRequest("Authorization value without a scheme")

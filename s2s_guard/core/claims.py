@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import (InvalidAudience, InvalidClaim, TokenExpired, TokenIssuedInFuture,
                       TokenNotYetValid, UnknownIssuer)
 
-__all__ = ["check_claims", "check_types", "numeric_date", "audiences_of"]
+__all__ = ["RFC9068_REQUIRED", "check_claims", "check_present", "check_types", "numeric_date", "audiences_of"]
 
 #: Latest NumericDate accepted (9999-12-31T23:59:59Z): larger values are malformed, not "never".
 MAX_NUMERIC_DATE = 253402300799
@@ -21,6 +21,8 @@ _STRING_CLAIMS = ("iss", "sub", "jti", "client_id", "azp", "appid", "scope", "ti
 _STRING_SET = frozenset(_STRING_CLAIMS)
 _ABSENT_OK = ("",) * len(_STRING_CLAIMS)  # an absent claim reads as "" (a string) in the C-level test
 _STR = (str,) * len(_STRING_CLAIMS)
+#: RFC 9068 §2.2: the claims a JWT access token (``typ`` ``at+jwt``) must carry.
+RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 
 def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
@@ -55,6 +57,13 @@ def check_types(claims: Mapping[str, Any]) -> None:
     if scp is not None and not (isinstance(scp, str) or (
             isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
         raise InvalidClaim("scp is not a string or list of strings")
+
+
+def check_present(claims: Mapping[str, Any], names: Collection[str]) -> None:
+    """RFC 9068 §2.2: every claim in ``names`` is present (their types are checked elsewhere)."""
+    for name in names:
+        if name not in claims:
+            raise InvalidClaim(f"{name} is required in an at+jwt access token (RFC 9068 §2.2)")
 
 
 def _check_exp(exp: float | None, now: float, leeway: float) -> None:

@@ -182,7 +182,11 @@ class LocalIssuer:
     # -- tokens -----------------------------------------------------------------------------
     def mint(self, claims: Mapping[str, Any] | None = None, *, alg: str = "RS256", ttl: float = 300,
              headers: Mapping[str, Any] | None = None, key: Any = None, omit: tuple[str, ...] = ()) -> str:
-        """A signed token with sensible defaults (iss, aud, iat, nbf, exp, jti) that ``claims`` override."""
+        """A signed token with sensible defaults (iss, aud, iat, nbf, exp, jti) that ``claims`` override.
+
+        RFC 9068 §2.2 also requires ``sub`` and ``client_id`` in an ``at+jwt`` token (the default
+        ``typ``): pass them in ``claims``, as :meth:`app_token` and :meth:`user_token` do.
+        """
         now = int(self.clock())
         body: dict[str, Any] = {"iss": self.issuer, "aud": self.audience, "iat": now, "nbf": now,
                                 "exp": now + int(ttl), "jti": uuid.uuid4().hex}

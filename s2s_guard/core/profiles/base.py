@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from ...config import IssuerConfig
-from ..claims import check_claims
+from ..claims import RFC9068_REQUIRED, check_claims, check_present
 from ...errors import DisallowedAlgorithm, InvalidClaim
 from ...principal import Principal
 
@@ -56,6 +56,8 @@ class BaseProfile:
 
     def __init__(self, issuer: IssuerConfig | None = None) -> None:
         self.issuer = issuer
+        #: RFC 9068 §2.2: an issuer requiring typ at+jwt gets the claims that profile requires.
+        self.required_claims = RFC9068_REQUIRED if issuer is not None and _is_at_jwt(issuer.typ) else ()
 
     def configure(self, issuer: IssuerConfig) -> Profile:
         return type(self)(issuer)
@@ -70,12 +72,19 @@ class BaseProfile:
                  audiences: Collection[str], leeway: float, now: float) -> Mapping[str, Any]:
         if outer is not None:
             raise DisallowedAlgorithm("unsecured outer tokens are not accepted for this issuer")
+        if self.required_claims:
+            check_present(claims, self.required_claims)  # RFC 9068 §2.2
         check_claims(claims, issuer=issuer, audiences=audiences, leeway=leeway, now=now)
         return claims
 
     def principal(self, claims: Mapping[str, Any], *, issuer: str, issuer_name: str,
                   token_sha256: str) -> Principal:
         raise NotImplementedError  # each profile maps claims its own way
+
+
+def _is_at_jwt(typ: str | None) -> bool:
+    """Whether a configured ``typ`` is RFC 9068's (media types compare case-insensitively)."""
+    return typ is not None and typ.lower().removeprefix("application/") == "at+jwt"
 
 
 def _actor_id(actor: Mapping[str, Any]) -> str:

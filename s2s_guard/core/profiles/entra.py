@@ -17,7 +17,7 @@ from typing import Any
 from ...errors import InvalidClaim, UnknownIssuer
 from ...principal import AppPrincipal, Principal, UserPrincipal
 from .base import BaseProfile
-from .generic import string_list
+from .generic import scope_tokens, string_list
 
 __all__ = ["EntraProfile", "TENANT_PLACEHOLDER", "is_app_only"]
 
@@ -47,7 +47,7 @@ def _scp(claims: Mapping[str, Any]) -> frozenset[str]:
         return frozenset()
     if not isinstance(scp, str):
         raise InvalidClaim("scp is not a space-separated string")
-    return frozenset(scp.split())
+    return scope_tokens(scp)  # RFC 6749 §3.3: split on SP only, ill-formed tokens dropped
 
 
 def _check_app_claims(claims: Mapping[str, Any]) -> None:

@@ -10,7 +10,8 @@ The same mapping serves RFC 7662 introspection responses (``client_id``, ``sub``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...config import IssuerConfig
@@ -18,10 +19,19 @@ from ...errors import InvalidClaim
 from ...principal import AppPrincipal, Principal, UserPrincipal
 from .base import BaseProfile, actor_client_id, actors_of, check_may_act
 
-__all__ = ["GenericJWTProfile", "scopes_of", "string_list"]
+__all__ = ["GenericJWTProfile", "scope_tokens", "scopes_of", "string_list"]
 
 _CLIENT_CLAIMS = ("client_id", "azp", "appid")
 _NAME_CLAIMS = ("preferred_username", "username", "name")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def scope_tokens(values: str | Iterable[str]) -> frozenset[str]:
+    """RFC 6749 §3.3: a ``scope`` string split on SP only, or a list's elements, keeping only
+    well-formed scope-tokens: one with TAB, LF, NBSP, U+3000, '"' or '\\' is dropped, never split."""
+    parts = values.split(" ") if isinstance(values, str) else values
+    return frozenset(part for part in parts if _SCOPE_TOKEN.fullmatch(part))
 
 
 def scopes_of(claims: Mapping[str, Any], name: str | None = None) -> frozenset[str]:
@@ -29,10 +39,8 @@ def scopes_of(claims: Mapping[str, Any], name: str | None = None) -> frozenset[s
     value = claims.get(name) if name is not None else claims.get("scope", claims.get("scp"))
     if value is None:
         return frozenset()
-    if isinstance(value, str):
-        return frozenset(value.split())
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return frozenset(value)
+    if isinstance(value, str) or isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return scope_tokens(value)  # RFC 6749 §3.3: never split on TAB, LF, NBSP...
     raise InvalidClaim(f"{name or 'scope'} is not a string or a list of strings")
 
 
