@@ -3,9 +3,10 @@
 App = ``client_id`` (or ``azp``/``appid``/``cid``); ``sub == client_id`` means app-only; so
 does a vendor's well-known daemon marker (Auth0 ``gty = "client-credentials"`` or a ``sub``
 ending in ``@clients``, a Keycloak ``service-account-`` username), failing safe: a daemon never
-passes a user+app route. Otherwise ``sub`` is the user; a token naming no client is user-only.
-Vendor markers (and a token naming no client) are logged once per issuer at WARNING with the
-named profile to configure (``auth0``, ``okta``, ``keycloak``, ``cognito``, ``duende``).
+passes a user+app route. Otherwise ``sub`` is the user; a token naming no client is user-only
+(by design: a daemon's token names its client). A vendor's markers, or a vendor's issuer URL, are
+logged once per issuer at WARNING with the named profile to configure (``auth0``, ``okta``,
+``keycloak``, ``cognito``).
 With an RFC 8693 ``act`` claim the acting party is the app, ``sub`` the user, and the whole
 chain is kept (:attr:`Principal.actors`). Claim names for the app, the user and the scopes can
 be set per issuer (``claims = {app = ..., user = ..., scopes = ...}``).
@@ -107,20 +108,16 @@ class GenericJWTProfile(BaseProfile):
                 self._warn(issuer, vendor)
                 return
 
-    def _warn(self, issuer: str, vendor: str | None) -> None:
+    def _warn(self, issuer: str, vendor: str) -> None:
         """One WARNING per issuer: the generic rules cannot tell all of its daemons from users."""
         self._warned.add(issuer)
-        if vendor is None:
-            log.warning("s2s_guard: tokens from issuer %s name no client (client_id/azp/appid/cid), so they are "
-                        "user-only; set claims = {app = \"<claim>\"} or a named profile for it", issuer)
-            return
         log.warning("s2s_guard: issuer %s looks like %s, but uses the generic jwt profile, which cannot tell "
                     "all its daemons from users; set profile = \"%s\" for it", issuer, vendor, vendor)
 
-    def _notice(self, claims: Mapping[str, Any], client_id: str | None, issuer: str) -> None:
+    def _notice(self, claims: Mapping[str, Any], issuer: str) -> None:
         if issuer not in self._warned:
             vendor = vendor_of(claims)
-            if vendor is not None or (client_id is None and "sub" in claims):
+            if vendor is not None:
                 self._warn(issuer, vendor)
 
     def principal(self, claims: Mapping[str, Any], *, issuer: str, issuer_name: str,
@@ -139,7 +136,7 @@ class GenericJWTProfile(BaseProfile):
         app = None if client_id is None else AppPrincipal._of(client_id, issuer, tenant, scopes)
         user = None
         if self.warns and not actors:
-            self._notice(claims, client_id, issuer)
+            self._notice(claims, issuer)
         # RFC 9068 §2.2: sub == client_id is app-only; so is a vendor's daemon marker (fail safe)
         if subject is not None and (actors or (subject != client_id and not is_daemon(claims))):
             name = _string(claims, _NAME_CLAIMS)
