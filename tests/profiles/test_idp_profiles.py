@@ -186,6 +186,16 @@ def test_keycloak_either_service_account_marker_suffices(keycloak: LocalIssuer, 
     assert principal.policy == "app-only"
 
 
+def test_keycloak_introspected_user_is_not_a_service_account() -> None:
+    """RFC 7662 §2.2 / Keycloak introspection: the response adds ``client_id`` and ``username`` for a user's
+    token too, so the ``service-account-`` username decides, not ``client_id``."""
+    from s2s_guard.core.profiles import PROFILES
+
+    response = {**sample("keycloak_user"), "active": True, "client_id": "orders-web", "username": "alice"}
+    principal = PROFILES["keycloak"].principal(response, issuer=KEYCLOAK_ISS, issuer_name="kc", token_sha256="0" * 64)
+    assert principal.policy == "user+app" and principal.user is not None and principal.user.name == "alice"
+
+
 def test_keycloak_user_token_is_user_and_app(keycloak: LocalIssuer) -> None:
     """Keycloak: a signed-in user's token names ``azp`` and the user ``sub`` (``preferred_username`` its name)."""
     guard = guard_of(keycloak, profile="keycloak")

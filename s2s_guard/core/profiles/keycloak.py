@@ -3,9 +3,10 @@ https://www.keycloak.org/docs/latest/server_admin/#_service_accounts).
 
 The client is ``azp``. A client-credentials token is issued to the client's service-account
 user: ``sub`` is that user's id and ``preferred_username`` is ``service-account-<client>``;
-the ``service_account`` scope adds ``client_id`` (``clientId`` before Keycloak 19). Either
-marker makes the token app-only; a token with neither marker and no ``preferred_username``
-cannot be told apart and is refused. Scopes are ``scope``. Realm roles
+the ``service_account`` scope adds ``client_id`` (``clientId`` before Keycloak 19). The username
+decides when present (an introspection response names ``client_id`` for users too); without it,
+``client_id`` marks the service account, and a token with neither cannot be told apart and is
+refused. Scopes are ``scope``. Realm roles
 (``realm_access.roles``) and client roles (``resource_access.<client>.roles``) are read only
 when the issuer asks (``realm_roles = true``, ``client_roles = [...]``): a user's roles go to
 :attr:`UserPrincipal.roles`, a service account's to its app permissions (never to scopes).
@@ -49,13 +50,11 @@ class KeycloakProfile(VendorProfile):
 
     def is_app_only(self, claims: Mapping[str, Any], client_id: str) -> bool:
         username = text(claims, "preferred_username")
-        if username is not None and username.startswith(SERVICE_ACCOUNT_PREFIX):
-            return True
+        if username is not None:  # the profile scope: decisive (introspection adds client_id for users too)
+            return username.startswith(SERVICE_ACCOUNT_PREFIX)
         if any(text(claims, name) is not None for name in _SERVICE_ACCOUNT_CLAIMS):
-            return True
-        if username is None:  # fail closed: no marker either way
-            raise InvalidClaim("cannot tell a service account from a user (preferred_username)")
-        return False
+            return True  # the service_account scope without the profile scope
+        raise InvalidClaim("cannot tell a service account from a user (preferred_username)")  # fail closed
 
     def user_roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
         roles = _roles(claims.get("realm_access"), "realm_access") if self.realm_roles else frozenset()
