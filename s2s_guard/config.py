@@ -139,6 +139,10 @@ class IssuerConfig:
     #: Opt-out (not recommended): accept tokens bound by ``cnf`` (``jkt``, ``x5t#S256``) as plain Bearer
     #: where this issuer's ``dpop``/``mtls`` is "off". By default they are refused (RFC 9449 §7.2, RFC 8705 §3).
     accept_bound_as_bearer: bool = False
+    #: Keycloak: also read realm roles (``realm_access.roles``) and these clients' roles
+    #: (``resource_access.<client>.roles``) into the principal; off unless asked for.
+    realm_roles: bool = False
+    client_roles: tuple[str, ...] = ()
 
     __repr__ = _redacted_repr  # no secret in a repr: an inline JWKS may hold private members
 
@@ -680,7 +684,7 @@ def _telemetry_from(block: Any) -> TelemetryConfig:
 # -- profile options: Entra tenants, jwt claim names, RFC 9068 typ, the SharePoint trust registry --
 
 _PROFILE_KEYS = {"tenants", "claims", "require_typ", "issuer_id", "realm", "metadata_url",
-                 "trust_broker", "client_ids", "hosts", "principal_id"}
+                 "trust_broker", "client_ids", "hosts", "principal_id", "realm_roles", "client_roles"}
 _SHAREPOINT_KEYS = ("issuer_id", "realm", "metadata_url", "trust_broker", "client_ids", "hosts",
                     "principal_id")
 _SHAREPOINT_PROFILES = ("sharepoint-high-trust", "sharepoint-acs")
@@ -735,10 +739,29 @@ def _profile_options(raw: Mapping[str, Any], where: str, issuer: str, profile: s
     if profile in _SHAREPOINT_PROFILES:
         options.update(_sharepoint_registry(raw, where, issuer, profile))
         return options
+    options.update(_idp_options(raw, where, issuer, profile))
     for key in _SHAREPOINT_KEYS:
-        if key in raw:
+        if key in raw and key not in options:  # Cognito's client_ids is its own
             raise ConfigurationError(where + key, "only for the sharepoint-high-trust and sharepoint-acs profiles")
     return options
+
+
+def _idp_options(raw: Mapping[str, Any], where: str, issuer: str, profile: str) -> dict[str, Any]:
+    """Auth0's issuer spelling, Cognito's app client allow-list, Keycloak's opt-in roles."""
+    for key, owner in (("realm_roles", "keycloak"), ("client_roles", "keycloak")):
+        if key in raw and profile != owner:
+            raise ConfigurationError(where + key, f"only for profile {owner!r}")
+    if profile == "auth0" and not issuer.endswith("/"):  # Auth0's iss always ends with a slash
+        raise ConfigurationError(where + "issuer", f"Auth0 issuers end with a slash: {issuer + '/'!r}")
+    if profile == "cognito":  # no aud in Cognito access tokens: the app client is the audience
+        if "client_ids" not in raw:
+            raise ConfigurationError(where + "client_ids",
+                                     'required: the app client ids whose access tokens this API accepts, e.g. ["1example23456789"]')
+        return {"client_ids": _strings(raw["client_ids"], where + "client_ids")}
+    if profile == "keycloak":
+        return {"realm_roles": _bool(raw, "realm_roles", where),
+                "client_roles": _strings(raw.get("client_roles", []), where + "client_roles", allow_empty=True)}
+    return {}
 
 
 def _tenants(raw: Mapping[str, Any], where: str, issuer: str) -> tuple[str, ...] | str | None:

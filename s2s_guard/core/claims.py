@@ -13,7 +13,8 @@ from typing import Any
 from ..errors import (InvalidAudience, InvalidClaim, TokenExpired, TokenIssuedInFuture,
                       TokenNotYetValid, UnknownIssuer)
 
-__all__ = ["RFC9068_REQUIRED", "check_claims", "check_present", "check_types", "numeric_date", "audiences_of"]
+__all__ = ["RFC9068_REQUIRED", "audiences_of", "check_claims", "check_claims_without_aud", "check_present",
+           "check_types", "numeric_date"]
 
 #: Latest NumericDate accepted (9999-12-31T23:59:59Z): larger values are malformed, not "never".
 MAX_NUMERIC_DATE = 253402300799
@@ -120,3 +121,11 @@ def check_claims(claims: Mapping[str, Any], *, issuer: str, audiences: Collectio
     _check_iss(claims, issuer)
     _check_times(claims, now, leeway)
     _check_aud(claims, audiences)
+
+
+def check_claims_without_aud(claims: Mapping[str, Any], *, issuer: str, leeway: float, now: float) -> None:
+    """Every registered-claim check but ``aud``, for a profile that names the audience another way
+    (Cognito access tokens carry no ``aud``: the profile checks ``client_id`` instead)."""
+    check_types(claims)
+    _check_iss(claims, issuer)
+    _check_times(claims, now, leeway)

@@ -1,15 +1,22 @@
 """The generic ``jwt`` profile: RFC 9068 access tokens, RFC 8693 delegation, RFC 7662 responses.
 
-App = ``client_id`` (or ``azp``/``appid``); ``sub == client_id`` means app-only; otherwise
-``sub`` is the user. With an RFC 8693 ``act`` claim the acting party is the app, ``sub`` the
-user, and the whole chain is kept (:attr:`Principal.actors`). Claim names for the app, the
-user and the scopes can be set per issuer (``claims = {app = ..., user = ..., scopes = ...}``).
+App = ``client_id`` (or ``azp``/``appid``/``cid``); ``sub == client_id`` means app-only; so
+does a vendor's well-known daemon marker (Auth0 ``gty = "client-credentials"`` or a ``sub``
+ending in ``@clients``, a Keycloak ``service-account-`` username), failing safe: a daemon never
+passes a user+app route. Otherwise ``sub`` is the user; a token naming no client is user-only
+(by design: a daemon's token names its client). A vendor's markers, or a vendor's issuer URL, are
+logged once per issuer at WARNING with the named profile to configure (``auth0``, ``okta``,
+``keycloak``, ``cognito``).
+With an RFC 8693 ``act`` claim the acting party is the app, ``sub`` the user, and the whole
+chain is kept (:attr:`Principal.actors`). Claim names for the app, the user and the scopes can
+be set per issuer (``claims = {app = ..., user = ..., scopes = ...}``).
 The same mapping serves RFC 7662 introspection responses (``client_id``, ``sub``, ``scope``,
 ``username``, ``act``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,9 +26,14 @@ from ...errors import InvalidClaim
 from ...principal import AppPrincipal, Principal, UserPrincipal
 from .base import BaseProfile, actor_client_id, actors_of, check_may_act
 
-__all__ = ["GenericJWTProfile", "scope_tokens", "scopes_of", "string_list"]
+__all__ = ["GenericJWTProfile", "is_daemon", "scope_tokens", "scopes_of", "string_list", "vendor_of"]
 
-_CLIENT_CLAIMS = ("client_id", "azp", "appid")
+log = logging.getLogger("s2s_guard")
+
+_CLIENT_CLAIMS = ("client_id", "azp", "appid", "cid")  # cid: Okta
+#: Issuer URLs that name a vendor with its own profile (a hint at first sight, before any token).
+_VENDOR_ISSUERS = ((".auth0.com/", "auth0"), (".okta.com", "okta"), ("cognito-idp.", "cognito"),
+                   ("/realms/", "keycloak"))
 _NAME_CLAIMS = ("preferred_username", "username", "name")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -54,6 +66,23 @@ def string_list(claims: Mapping[str, Any], name: str) -> frozenset[str]:
     return frozenset(value)
 
 
+def is_daemon(claims: Mapping[str, Any]) -> bool:
+    """A vendor's client-credentials marker: Auth0 ``gty``/``<client>@clients``, Keycloak's service account."""
+    sub, username = claims.get("sub"), claims.get("preferred_username")
+    return (claims.get("gty") == "client-credentials" or (isinstance(sub, str) and sub.endswith("@clients"))
+            or (isinstance(username, str) and username.startswith("service-account-")))
+
+
+def vendor_of(claims: Mapping[str, Any]) -> str | None:
+    """The named profile whose markers ``claims`` carry (gty, @clients, cid, token_use, service accounts)."""
+    sub, username = claims.get("sub"), claims.get("preferred_username")
+    if "gty" in claims or (isinstance(sub, str) and sub.endswith("@clients")):
+        return "auth0"
+    if isinstance(username, str) and username.startswith("service-account-"):
+        return "keycloak"
+    return "okta" if "cid" in claims else "cognito" if "token_use" in claims else None
+
+
 def _string(claims: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
     for name in names:
         value = claims.get(name)
@@ -68,6 +97,8 @@ class GenericJWTProfile(BaseProfile):
     """App = ``client_id``/``azp``/``appid``; user = ``sub`` unless it is the client itself."""
 
     name = "jwt"
+    #: Log (once per issuer) tokens this profile cannot be trusted to classify.
+    warns = True
 
     def __init__(self, issuer: IssuerConfig | None = None) -> None:
         super().__init__(issuer)
@@ -75,6 +106,27 @@ class GenericJWTProfile(BaseProfile):
         self.app_claims: tuple[str, ...] = (names["app"],) if "app" in names else _CLIENT_CLAIMS
         self.user_claims: tuple[str, ...] = (names.get("user", "sub"),)
         self.scopes_claim: str | None = names.get("scopes")
+        self._warned: set[str] = set()  # issuers already warned about
+        if issuer is not None and self.warns and not names:
+            self._hint(issuer.issuer)
+
+    def _hint(self, issuer: str) -> None:
+        for part, vendor in _VENDOR_ISSUERS:
+            if part in issuer:
+                self._warn(issuer, vendor)
+                return
+
+    def _warn(self, issuer: str, vendor: str) -> None:
+        """One WARNING per issuer: the generic rules cannot tell all of its daemons from users."""
+        self._warned.add(issuer)
+        log.warning("s2s_guard: issuer %s looks like %s, but uses the generic jwt profile, which cannot tell "
+                    "all its daemons from users; set profile = \"%s\" for it", issuer, vendor, vendor)
+
+    def _notice(self, claims: Mapping[str, Any], issuer: str) -> None:
+        if issuer not in self._warned:
+            vendor = vendor_of(claims)
+            if vendor is not None:
+                self._warn(issuer, vendor)
 
     def principal(self, claims: Mapping[str, Any], *, issuer: str, issuer_name: str,
                   token_sha256: str) -> Principal:
@@ -91,7 +143,10 @@ class GenericJWTProfile(BaseProfile):
         scopes = scopes_of(claims, self.scopes_claim)
         app = None if client_id is None else AppPrincipal._of(client_id, issuer, tenant, scopes)
         user = None
-        if subject is not None and (actors or subject != client_id):  # RFC 9068 §2.2: sub == client_id is app-only
+        if self.warns and not actors:
+            self._notice(claims, issuer)
+        # RFC 9068 §2.2: sub == client_id is app-only; so is a vendor's daemon marker (fail safe)
+        if subject is not None and (actors or (subject != client_id and not is_daemon(claims))):
             name = _string(claims, _NAME_CLAIMS)
             user = UserPrincipal._of(subject, issuer, tenant, name, string_list(claims, "roles"))
         if app is None and user is None:
