@@ -57,8 +57,14 @@ def sample(name: str, **changes: Any) -> dict[str, Any]:
 
 
 def guard_of(issuer: LocalIssuer, **options: Any) -> Guard:
-    """A guard trusting ``issuer`` through its loopback JWKS, without the verified-token cache."""
+    """A guard trusting ``issuer`` through its loopback JWKS, without the verified-token cache.
+
+    Configured as each vendor's tokens are: only Duende's declare ``typ`` ``at+jwt`` (and then
+    carry RFC 9068 §2.2's claims, less ``sub`` for daemons); Auth0, Okta, Keycloak and Cognito
+    access tokens do not, so their issuers require no ``typ``."""
     config = issuer.guard_config(audience=API, **options)
+    if options.get("profile") != "duende":
+        del config["issuers"][0]["typ"]
     config["cache"] = {"verified": False}
     return Guard.from_config(config)
 

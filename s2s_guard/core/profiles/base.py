@@ -53,11 +53,15 @@ class BaseProfile:
 
     name = ""
     unsigned_outer = False
+    #: RFC 9068 §2.2 claims a vendor documents as absent from its at+jwt tokens (Duende: no ``sub``
+    #: in client-credentials tokens); every other REQUIRED claim is still required.
+    rfc9068_absent: frozenset[str] = frozenset()
 
     def __init__(self, issuer: IssuerConfig | None = None) -> None:
         self.issuer = issuer
         #: RFC 9068 §2.2: an issuer requiring typ at+jwt gets the claims that profile requires.
-        self.required_claims = RFC9068_REQUIRED if issuer is not None and _is_at_jwt(issuer.typ) else ()
+        self.required_claims = tuple(name for name in RFC9068_REQUIRED if name not in self.rfc9068_absent) \
+            if issuer is not None and _is_at_jwt(issuer.typ) else ()
 
     def configure(self, issuer: IssuerConfig) -> Profile:
         return type(self)(issuer)

@@ -23,6 +23,8 @@ class DuendeProfile(VendorProfile):
     """App = ``client_id``; app-only without ``sub``; ``scope`` a string or a JSON array."""
 
     name = "duende"
+    #: Duende's tokens say typ at+jwt, but a client-credentials token names no user, so it has no sub.
+    rfc9068_absent = frozenset({"sub"})
 
     def validate(self, claims: Mapping[str, Any], *, outer: Mapping[str, Any] | None, issuer: str,
                  audiences: Collection[str], leeway: float, now: float) -> Mapping[str, Any]:
