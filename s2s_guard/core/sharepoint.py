@@ -25,7 +25,8 @@ from .jws import CompactJWS, parse_compact
 from .keys import KeySet, VerificationKey, load_certificate
 
 __all__ = ["ACS_PRINCIPAL", "SHAREPOINT_PRINCIPAL", "check_delegation", "keys_from_metadata",
-           "normalize_times", "parse_metadata", "split_principal", "unwrap_outer"]
+           "normalize_times", "parse_metadata", "split_principal", "trusted_for_delegation",
+           "unwrap_outer"]
 
 log = logging.getLogger("s2s_guard.sharepoint")
 
@@ -36,6 +37,8 @@ ACS_PRINCIPAL = "00000001-0000-0000-c000-000000000000"
 
 _DIGITS = re.compile(r"[0-9]{1,15}")  # ASCII only: str.isdigit() would accept "١٢٣"
 _TIME_CLAIMS = ("nbf", "exp", "iat")
+#: ``trustedfordelegation`` spellings: SharePoint's TokenHelper writes the string, node-sp-auth the JSON boolean.
+_DELEGATION = {"true": True, "false": False}
 #: RFC 7515 §4.1.2-6 headers that locate or carry a key (``x5t`` names the actor's certificate, not these).
 _KEY_LOCATORS = frozenset(("jku", "x5u", "jwk", "x5c"))
 
@@ -48,6 +51,20 @@ def split_principal(value: object, what: str) -> tuple[str, str]:
     if not sep or not ident or not realm:
         raise InvalidClaim(f"{what} is not of the form id@realm")
     return ident, realm
+
+
+def trusted_for_delegation(claims: Mapping[str, Any]) -> bool:
+    """[MS-SPS2SAUTH] ``trustedfordelegation``: ``"true"``/``true`` → True; absent, ``"false"``/``false`` → False.
+
+    Any other value (``"True"``, ``1``, ``"yes"``) is :class:`InvalidClaim`: a signer that means
+    something else is not guessed at. ``type(...) is bool`` keeps ``1`` and ``0`` out.
+    """
+    value = claims.get("trustedfordelegation", False)
+    if type(value) is bool:
+        return value
+    if isinstance(value, str) and value in _DELEGATION:
+        return _DELEGATION[value]
+    raise InvalidClaim("trustedfordelegation is neither true nor false")
 
 
 def normalize_times(claims: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -101,7 +118,7 @@ def check_delegation(outer: Mapping[str, Any], actor: Mapping[str, Any]) -> None
     outer names a user (``nameid``) and its identity provider (``nii``).
     """
     check_types(outer)  # RFC 7519 §4.1: the unsigned outer claims obey the same JSON types
-    if actor.get("trustedfordelegation") != "true":
+    if not trusted_for_delegation(actor):  # [MS-SPS2SAUTH]: only a delegation-trusted actor vouches for a user
         raise InvalidClaim("the actor token is not trusted for delegation")
     if outer.get("aud") != actor.get("aud"):
         raise InvalidAudience("outer and actor tokens name different audiences")

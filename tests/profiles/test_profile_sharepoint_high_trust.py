@@ -191,7 +191,6 @@ def test_x5t_is_required_and_must_agree_with_kid(guard: Guard, addin: Signer, he
 @pytest.mark.parametrize("extra", [
     {"nii": "urn:office:idp:activedirectory"},
     {"upn": "alice@contoso.com"},
-    {"trustedfordelegation": "true"},
     {"actortoken": "e30.e30."},
 ])
 def test_app_only_token_carrying_user_claims_is_refused(guard: Guard, addin: Signer,
@@ -199,11 +198,42 @@ def test_app_only_token_carrying_user_claims_is_refused(guard: Guard, addin: Sig
     refused(guard, actor_token(addin, actor_claims(delegation=False, **extra)), InvalidClaim)
 
 
-@pytest.mark.parametrize("value", [None, "false", True, "True"])
+@pytest.mark.parametrize("value", ["true", True, "false", False], ids=repr)
+def test_app_only_token_with_trustedfordelegation_is_app_only(guard: Guard, addin: Signer,
+                                                              value: object) -> None:
+    """node-sp-auth writes ``true`` in every app-only token; it names no user, so it stays app-only."""
+    principal = accepted(guard, actor_token(addin, actor_claims(trustedfordelegation=value)))
+    assert principal.policy == "app-only" and principal.user is None
+
+
+def test_node_sp_auth_window_of_24_hours(guard: Guard, addin: Signer) -> None:
+    """node-sp-auth: numeric nbf backdated 12 h, exp 12 h ahead; no lifetime cap refuses the 24 h."""
+    claims = actor_claims(nbf=None, exp=None, trustedfordelegation=True)
+    claims.update(nbf=NOW - 12 * 3600, exp=NOW + 12 * 3600, iat=NOW)
+    assert accepted(guard, actor_token(addin, claims)).policy == "app-only"
+    assert accepted(guard, outer_token(actor_token(addin, claims))).policy == "user+app"
+
+
+@pytest.mark.parametrize("value", ["True", "TRUE", "yes", 1, 0, None], ids=repr)
+def test_app_only_token_with_another_trustedfordelegation_is_refused(guard: Guard, addin: Signer,
+                                                                     value: object) -> None:
+    """[MS-SPS2SAUTH]: the claim is true or false; a value meaning something else is not guessed at."""
+    claims = {**actor_claims(delegation=False), "trustedfordelegation": value}
+    refused(guard, actor_token(addin, claims), InvalidClaim)
+
+
+@pytest.mark.parametrize("value", [None, "false", False, "True", 1])
 def test_delegation_without_trustedfordelegation_is_refused(guard: Guard, addin: Signer,
                                                             value: object) -> None:
     claims = actor_claims(trustedfordelegation=value)
     refused(guard, outer_token(actor_token(addin, claims)), InvalidClaim)
+
+
+@pytest.mark.parametrize("value", ["true", True], ids=repr)
+def test_delegation_with_either_spelling_of_true(guard: Guard, addin: Signer, value: object) -> None:
+    """TokenHelper's string and node-sp-auth's JSON boolean say the same thing: trusted for delegation."""
+    principal = accepted(guard, outer_token(actor_token(addin, actor_claims(trustedfordelegation=value))))
+    assert principal.policy == "user+app" and principal.user is not None and principal.user.id == SID
 
 
 def test_outer_and_actor_must_name_the_same_audience(guard: Guard, addin: Signer) -> None:

@@ -188,12 +188,24 @@ def test_delegation_without_trustedfordelegation(sp_guard: Callable[..., Guard],
     expect_refused(sp_guard(), bearer(trust.outer(trust.actor())), *INVALID, "invalid_claim")
 
 
-@pytest.mark.parametrize("value", [True, "True", "TRUE", "yes", 1, "false"], ids=repr)
-def test_trustedfordelegation_other_than_the_string_true(sp_guard: Callable[..., Guard], trust: HighTrust,
-                                                         value: object) -> None:
-    """[MS-SPS2SAUTH]: SharePoint writes the string "true"; other spellings do not grant delegation."""
+@pytest.mark.parametrize("value", ["True", "TRUE", "yes", 1, "1", None, "false", False], ids=repr)
+def test_trustedfordelegation_other_than_true(sp_guard: Callable[..., Guard], trust: HighTrust,
+                                              value: object) -> None:
+    """[MS-SPS2SAUTH]: "true" (TokenHelper) or true (node-sp-auth) grants delegation; no other spelling does."""
     token = trust.outer(trust.actor(trustedfordelegation=value))
     expect_refused(sp_guard(), bearer(token), *INVALID, "invalid_claim")
+
+
+@pytest.mark.parametrize("value", ["true", True], ids=repr)
+def test_trustedfordelegation_true_in_either_spelling(sp_guard: Callable[..., Guard], trust: HighTrust,
+                                                      value: object) -> None:
+    """Positive control: the JSON boolean is the string's meaning, so either wraps a user, and either
+    alone is only the app: nothing in it names a user."""
+    guard = sp_guard()
+    actor = trust.actor(trustedfordelegation=value)
+    assert expect_accepted(guard, bearer(trust.outer(actor))).policy == "user+app"
+    app = expect_accepted(guard, bearer(actor))
+    assert app.policy == "app-only" and app.user is None
 
 
 def test_outer_and_actor_audiences_differ(sp_guard: Callable[..., Guard], trust: HighTrust) -> None:
@@ -236,10 +248,11 @@ def test_outer_expired_while_actor_is_valid(sp_guard: Callable[..., Guard], trus
 # -- app-only tokens and the trust registry ----------------------------------------------------------
 
 @pytest.mark.parametrize("claim", [{"nii": AD_IDP}, {"upn": "alice@contoso.local"},
-                                   {"trustedfordelegation": "true"}, {"actortoken": "x.y.z"}], ids=repr)
+                                   {"trustedfordelegation": "maybe"}, {"actortoken": "x.y.z"}], ids=repr)
 def test_app_only_token_carrying_user_claims(sp_guard: Callable[..., Guard], trust: HighTrust,
                                              claim: dict[str, str]) -> None:
-    """[MS-SPS2SAUTH]: an app-only token names no user; user or delegation claims make it suspect."""
+    """[MS-SPS2SAUTH]: an app-only token names no user; user claims, or a delegation flag that is
+    neither true nor false, make it suspect."""
     name, value = next(iter(claim.items()))
     body = {"aud": AUDIENCE, "iss": f"{ISSUER_ID}@{REALM}", "nameid": f"{CLIENT}@{REALM}",
             "nbf": NOW - 60, "exp": NOW + 3600, name: value}

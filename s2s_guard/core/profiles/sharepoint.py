@@ -6,7 +6,9 @@ Both carry ``aud = principal_id/host@realm`` and ``nbf``/``exp`` that may be dig
 High-trust: app-only, the token is the actor token itself (RS256, ``x5t`` of a trusted
 certificate, ``iss = issuer_id@realm``, ``nameid = client_id@realm``). User+app, an unsecured
 outer token (``nameid`` the user, ``nii`` its identity provider) wraps the actor token, which
-must carry ``trustedfordelegation = "true"`` (see :mod:`s2s_guard.core.sharepoint`).
+must carry ``trustedfordelegation`` ``"true"`` or ``true`` (see :mod:`s2s_guard.core.sharepoint`).
+An app-only token may carry it too (node-sp-auth always writes ``true``): its holder could wrap
+it in an outer token for any user anyway, so it is read as app-only, never as a user.
 
 ACS: ``iss = 00000001-0000-0000-c000-000000000000@realm``; user+app tokens name the app in
 ``actor`` and the user in ``nameid`` + ``identityprovider``; app-only tokens name the app in
@@ -23,13 +25,14 @@ from ...errors import (DisallowedAlgorithm, InvalidClaim, MalformedToken, TokenE
                        TokenNotYetValid)
 from ...principal import AppPrincipal, Principal, UserPrincipal
 from ..claims import check_claims, numeric_date
-from ..sharepoint import check_delegation, normalize_times, split_principal
+from ..sharepoint import check_delegation, normalize_times, split_principal, trusted_for_delegation
 from .base import BaseProfile
 
 __all__ = ["HighTrustProfile", "ACSProfile"]
 
-#: Claims that name or vouch for a user: an app-only token must carry none of them.
-_USER_CLAIMS = ("nii", "upn", "smtp", "sip", "identityprovider", "actortoken", "trustedfordelegation")
+#: Claims that name or vouch for a user: an app-only token must carry none of them. Not
+#: ``trustedfordelegation``: it names no user, and only lets the token be wrapped for one.
+_USER_CLAIMS = ("nii", "upn", "smtp", "sip", "identityprovider", "actortoken")
 _USER_NAME_CLAIMS = ("upn", "smtp", "sip")
 
 
@@ -110,7 +113,8 @@ class HighTrustProfile(_SharePointProfile):
         self._check_app(actor.get("nameid"), "nameid")
         if outer is None:
             if any(name in actor for name in _USER_CLAIMS):
-                raise InvalidClaim("an app-only token carries user or delegation claims")
+                raise InvalidClaim("an app-only token carries user claims")
+            trusted_for_delegation(actor)  # [MS-SPS2SAUTH]: true or false, either spelling; nothing else
             return actor
         outer = normalize_times(outer)
         _check_window(outer, leeway, now)
