@@ -32,9 +32,9 @@ def dot(**changes: Any) -> dict[str, Any]:
 
 
 def principal(response: dict[str, Any], clients: tuple[str, ...] = ()) -> Principal:
+    trust = {"clients_without_aud": clients} if clients else {}
     return introspected_principal(response, profile=PROFILES["jwt"], audiences=AUD, issuer=ISS,
-                                  issuer_name="dot", token_sha256="0" * 64, leeway=60, now=NOW,
-                                  clients_without_aud=clients)
+                                  issuer_name="dot", token_sha256="0" * 64, leeway=60, now=NOW, **trust)
 
 
 def test_no_audience_is_refused_by_default() -> None:
@@ -74,9 +74,14 @@ def test_matching_audience_needs_no_trust() -> None:
 
 def test_user_token_names_its_user_by_username() -> None:
     """RFC 7662 §2.2: username is the resource owner; without sub it is the user (never a daemon)."""
-    result = principal(dot(client_id="orders-web", username="alice"), TRUSTED)
+    result = principal(dot(client_id="orders-web", username="alice", aud=list(AUD)))
     assert result.policy == "user+app" and result.user is not None and result.app is not None
     assert result.user.id == "alice" and result.user.name == "alice" and result.app.client_id == "orders-web"
+
+
+def test_trusted_users_token_without_audience_is_user_and_app() -> None:
+    result = principal(dot(client_id="orders-web", username="alice"), TRUSTED)
+    assert result.policy == "user+app" and result.user.id == "alice"  # type: ignore[union-attr]
 
 
 def test_sub_wins_over_username() -> None:
