@@ -166,6 +166,10 @@ class IntrospectionConfig:
     cache_ttl: float = 300.0
     negative_ttl: float = 10.0
     jwt_response: bool = False
+    #: RFC 7662 §2.2 makes ``aud`` optional (django-oauth-toolkit sends it only for RFC 8707 resource
+    #: requests). A response naming no audience is refused unless its ``client_id`` is one of these
+    #: clients: trusted to hold tokens for this API only. A response that has ``aud`` must still match.
+    accept_missing_aud_for_clients: tuple[str, ...] = ()
 
     __repr__ = _redacted_repr  # no secret in a repr: the endpoint URL may carry a password
 
@@ -549,7 +553,8 @@ def _url(raw: Mapping[str, Any], key: str, where: str) -> str | None:
 
 _INTROSPECTION_KEYS = {"endpoint", "issuer", "client_id", "auth_method", "client_secret",
                        "client_secret_env", "private_key_file", "private_key_alg",
-                       "private_key_kid", "timeout", "cache_ttl", "negative_ttl", "jwt_response"}
+                       "private_key_kid", "timeout", "cache_ttl", "negative_ttl", "jwt_response",
+                       "accept_missing_aud_for_clients"}
 _AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 _CACHE_KEYS = {"backend", "url", "maxsize", "verified", "prefix", "timeout", "revoked",
                "revoked_refresh", "secret", "secret_env"}
@@ -585,7 +590,9 @@ def _introspection_from(raw: Mapping[str, Any], issuers: tuple[IssuerConfig, ...
         timeout=_number(block.get("timeout", 5), where + "timeout", minimum=0.001),
         cache_ttl=_number(block.get("cache_ttl", 300), where + "cache_ttl"),
         negative_ttl=_number(block.get("negative_ttl", 10), where + "negative_ttl"),
-        jwt_response=block.get("jwt_response", False))
+        jwt_response=block.get("jwt_response", False),
+        accept_missing_aud_for_clients=_strings(block.get("accept_missing_aud_for_clients", ()),
+                                                where + "accept_missing_aud_for_clients", allow_empty=True))
 
 
 def _introspection_issuer(block: Mapping[str, Any], issuers: tuple[IssuerConfig, ...]) -> IssuerConfig:

@@ -411,7 +411,8 @@ class Guard:
         audiences = issuer.audience if issuer.audience is not None else self._audiences
         return introspected_principal(
             claims, profile=self._profile(issuer), audiences=audiences, issuer=iss,
-            issuer_name=issuer.name, token_sha256=sha, leeway=self.config.leeway, now=now)
+            issuer_name=issuer.name, token_sha256=sha, leeway=self.config.leeway, now=now,
+            clients_without_aud=self.config.introspection.accept_missing_aud_for_clients)
 
     def _introspected_iss(self, claims: Mapping[str, Any], issuer: IssuerConfig) -> str:
         """RFC 7662 §2.2, RFC 8725 §3.8: the endpoint speaks only for its own issuer (no ``iss``

@@ -11,7 +11,9 @@ With an RFC 8693 ``act`` claim the acting party is the app, ``sub`` the user, an
 chain is kept (:attr:`Principal.actors`). Claim names for the app, the user and the scopes can
 be set per issuer (``claims = {app = ..., user = ..., scopes = ...}``).
 The same mapping serves RFC 7662 introspection responses (``client_id``, ``sub``, ``scope``,
-``username``, ``act``).
+``username``, ``act``). A response with ``username`` but no ``sub`` (django-oauth-toolkit's user
+tokens) names its user by ``username``: RFC 7662 §2.2 defines it as the resource owner who
+authorized the token, so such a token is never taken for a daemon's.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ class GenericJWTProfile(BaseProfile):
         super().__init__(issuer)
         names = issuer.claims if issuer is not None and issuer.claims else {}
         self.app_claims: tuple[str, ...] = (names["app"],) if "app" in names else _CLIENT_CLAIMS
-        self.user_claims: tuple[str, ...] = (names.get("user", "sub"),)
+        # RFC 7662 §2.2: without sub, username names the resource owner (django-oauth-toolkit)
+        self.user_claims: tuple[str, ...] = (names["user"],) if "user" in names else ("sub", "username")
         self.scopes_claim: str | None = names.get("scopes")
         self._warned: set[str] = set()  # issuers already warned about
         if issuer is not None and self.warns and not names:

@@ -9,6 +9,9 @@ with an RFC 8707 resource indicator::
 
 must be active, unexpired and meant for this API: a token introspected for another audience
 (or naming none) is refused, since the introspection endpoint answers for any token it issued.
+For servers that send ``aud`` only for RFC 8707 resource requests (django-oauth-toolkit), a
+response naming no audience can be accepted for an explicit list of clients, trusted to hold
+tokens for this API alone; the response's ``client_id`` then stands for the audience.
 """
 
 from __future__ import annotations
@@ -46,9 +49,26 @@ def _check_times(response: Mapping[str, Any], leeway: float, now: float) -> None
         raise TokenIssuedInFuture(f"issued at {iat:.0f}, now {now:.0f}")
 
 
+def _check_audience(response: Mapping[str, Any], audiences: Collection[str],
+                    clients_without_aud: Collection[str]) -> None:
+    if "aud" not in response:
+        # RFC 7662 §2.2 aud is optional: fail closed, unless the client is trusted to stand for it
+        if response.get("client_id") not in clients_without_aud:
+            raise InvalidAudience("introspection response names no audience and its client_id is not "
+                                  "in [introspection] accept_missing_aud_for_clients")
+        return
+    if not any(a in audiences for a in audiences_of(response)):  # RFC 8707 resource indicator
+        raise InvalidAudience("token was introspected for another audience")
+
+
 def check_introspected(response: Mapping[str, Any], *, audiences: Collection[str],
-                       issuer: str | None, leeway: float, now: float) -> None:
-    """RFC 7662 §2.2: ``active`` is JSON ``true``; ``aud`` names this API; times and ``iss`` hold."""
+                       issuer: str | None, leeway: float, now: float,
+                       clients_without_aud: Collection[str] = ()) -> None:
+    """RFC 7662 §2.2: ``active`` is JSON ``true``; ``aud`` names this API; times and ``iss`` hold.
+
+    A response without ``aud`` is accepted only when its ``client_id`` is in ``clients_without_aud``
+    (``[introspection] accept_missing_aud_for_clients``); one with ``aud`` must always match.
+    """
     if response.get("active") is not True:
         raise InvalidToken("introspection says the token is not active")
     check_types(response)
@@ -56,16 +76,14 @@ def check_introspected(response: Mapping[str, Any], *, audiences: Collection[str
     if issuer is not None and "iss" in response and response["iss"] != issuer:
         raise UnknownIssuer("introspected iss is not the configured issuer")  # RFC 8725 §3.8
     _check_times(response, leeway, now)
-    if "aud" not in response:
-        raise InvalidAudience("introspection response names no audience")  # fail closed
-    if not any(a in audiences for a in audiences_of(response)):  # RFC 8707 resource indicator
-        raise InvalidAudience("token was introspected for another audience")
+    _check_audience(response, audiences, clients_without_aud)
 
 
 def introspected_principal(response: Mapping[str, Any], *, profile: Profile, audiences: Collection[str],
                            issuer: str, issuer_name: str, token_sha256: str, leeway: float,
-                           now: float) -> Principal:
+                           now: float, clients_without_aud: Collection[str] = ()) -> Principal:
     """Check an introspection response, then map it with the issuer's profile."""
-    check_introspected(response, audiences=audiences, issuer=issuer, leeway=leeway, now=now)
+    check_introspected(response, audiences=audiences, issuer=issuer, leeway=leeway, now=now,
+                       clients_without_aud=clients_without_aud)
     return profile.principal(response, issuer=issuer, issuer_name=issuer_name,
                              token_sha256=token_sha256)
