@@ -116,7 +116,8 @@ def _mint(args: argparse.Namespace) -> int:
 def _issuer(args: argparse.Namespace) -> int:
     from .cli_issuer import run_issuer
 
-    return run_issuer(port=args.port, state_path=args.state, audience=args.audience, out=sys.stdout)
+    return run_issuer(port=args.port, state_path=args.state, audience=args.audience, out=sys.stdout,
+                      entra=args.entra, tenant=args.tenant)
 
 
 def _positive(text: str) -> float:
@@ -188,6 +189,9 @@ def _add_issuer(sub: argparse._SubParsersAction[_Parser]) -> None:
     issuer.add_argument("--state", default=DEFAULT_STATE, metavar="PATH",
                         help="where to save its keys for `s2s-guard mint` (default: %(default)s)")
     issuer.add_argument("--audience", default="api://demo", help="aud of its tokens (default: %(default)s)")
+    issuer.add_argument("--entra", action="store_true",
+                        help="act as an Entra ID tenant over https for MSAL (prints the authority and CA bundle)")
+    issuer.add_argument("--tenant", metavar="GUID", help="with --entra: the tenant id (default: a random one)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +27,7 @@ import httpx
 from .cli import DEFAULT_STATE, UsageError
 from .client import ClientCredentialsAuth, TokenError
 from .client._response import parse_token_response
-from .testing import BROKEN, FAMILIES, LocalIssuer, describe, mint_token, trust_config
+from .testing import BROKEN, FAMILIES, EntraLocalIssuer, LocalIssuer, describe, mint_token, trust_config
 from .testing.state import dump_state, issuer_from_state
 
 __all__ = ["DEFAULT_STATE", "DEMO_CLIENTS", "OPAQUE_CLIENT", "family_table", "mint",
@@ -167,19 +168,42 @@ def register_demo_clients(issuer: LocalIssuer) -> dict[str, str]:
     return client_secrets
 
 
-def _banner(issuer: LocalIssuer, state_path: str, client_secrets: dict[str, str],
-            config: dict[str, Any]) -> str:
-    urls = {"issuer": issuer.issuer, "discovery": issuer.url + "/.well-known/openid-configuration",
+def _urls(issuer: LocalIssuer) -> dict[str, str]:
+    if isinstance(issuer, EntraLocalIssuer):  # what MSAL and a guard need to trust the local tenant
+        return {"authority (MSAL)": issuer.authority, "issuer": issuer.issuer, "discovery": issuer.discovery_url,
+                "jwks": issuer.jwks_uri, "token": issuer.token_url, "CA bundle": issuer.ca_bundle}
+    return {"issuer": issuer.issuer, "discovery": issuer.url + "/.well-known/openid-configuration",
             "jwks": issuer.jwks_uri, "token": issuer.token_url, "introspection": issuer.introspection_url,
             "SharePoint metadata": issuer.metadata_url}
+
+
+def _what(issuer: LocalIssuer, what: str) -> str:
+    return "client credentials: Entra v2.0 app-only tokens" if isinstance(issuer, EntraLocalIssuer) else what
+
+
+def _token_help(issuer: LocalIssuer, state: str, client_secrets: dict[str, str]) -> list[str]:
+    if not isinstance(issuer, EntraLocalIssuer):
+        return ["Mint a token for curl (s2s-guard mint --list shows every family):",
+                f'  TOKEN=$(s2s-guard mint app-only --scopes orders.read{state})']
+    form = (f"-d grant_type=client_credentials -d client_id=daemon-app "
+            f"-d client_secret={client_secrets['daemon-app']} -d scope={issuer.audience}/.default")
+    return ["Get a token as MSAL would (ConfidentialClientApplication(authority=<authority above>, "
+            "instance_discovery=False, verify=<CA bundle>)), or with curl:",
+            f"  TOKEN=$(curl -s --cacert {shlex.quote(issuer.ca_bundle)} {form} {issuer.token_url} "
+            "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"]
+
+
+def _banner(issuer: LocalIssuer, state_path: str, client_secrets: dict[str, str],
+            config: dict[str, Any]) -> str:
+    urls = _urls(issuer)
     state = "" if state_path == DEFAULT_STATE else f" --state {shlex.quote(state_path)}"
     lines = [f"s2s-guard local issuer, for testing only (its private keys are in {state_path})", "",
              *(f"  {name:<20} {url}" for name, url in urls.items()),
              f"  {'audience':<20} {issuer.audience}", "",
              "Clients of /token (client_secret_basic or client_secret_post):",
-             *(f"  {cid:<11} secret {client_secrets[cid]}  {what}" for cid, what in DEMO_CLIENTS.items()), "",
-             "Mint a token for curl (s2s-guard mint --list shows every family):",
-             f'  TOKEN=$(s2s-guard mint app-only --scopes orders.read{state})',
+             *(f"  {cid:<11} secret {client_secrets[cid]}  {_what(issuer, what)}" for cid, what in DEMO_CLIENTS.items()),
+             "",
+             *_token_help(issuer, state, client_secrets),
              '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/...', "",
              "A guard configuration for your API (save it as s2s-guard.toml):",
              _BEGIN, to_toml(config).rstrip("\n"), _END, "", "Serving until Ctrl-C or SIGTERM."]
@@ -199,9 +223,32 @@ def _wait_for_stop() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_issuer(*, port: int, state_path: str, audience: str, out: TextIO) -> int:
-    """Serve a local issuer on 127.0.0.1:``port`` until stopped; 0 on a clean stop."""
-    issuer = LocalIssuer(audience=audience, port=port)
+def _make_issuer(port: int, audience: str, entra: bool, tenant: str | None) -> LocalIssuer:
+    if not entra:
+        if tenant is not None:
+            raise UsageError("--tenant goes with --entra")
+        return LocalIssuer(audience=audience, port=port)
+    try:
+        tenant_id = str(uuid.UUID(tenant)) if tenant is not None else None
+    except ValueError:
+        raise UsageError(f"--tenant {tenant!r} is not a GUID (an Entra tenant id)") from None
+    return EntraLocalIssuer(audience=audience, port=port, tenant_id=tenant_id)
+
+
+def _guard_config(issuer: LocalIssuer) -> dict[str, Any]:
+    if isinstance(issuer, EntraLocalIssuer):
+        return issuer.guard_config()  # Entra has no introspection: JWTs only, entra profile
+    return trust_config(issuer)
+
+
+def run_issuer(*, port: int, state_path: str, audience: str, out: TextIO, entra: bool = False,
+               tenant: str | None = None) -> int:
+    """Serve a local issuer on 127.0.0.1:``port`` until stopped; 0 on a clean stop.
+
+    With ``entra``, an :class:`EntraLocalIssuer` (https, tenant paths, for MSAL): the banner
+    shows its authority and CA bundle, and the guard configuration uses the ``entra`` profile.
+    """
+    issuer = _make_issuer(port, audience, entra, tenant)
     try:
         issuer.start()
     except OSError as exc:
@@ -209,7 +256,7 @@ def run_issuer(*, port: int, state_path: str, audience: str, out: TextIO) -> int
     name = issuer.issuer
     try:
         client_secrets = register_demo_clients(issuer)
-        config = trust_config(issuer)  # also registers the guard as an introspection client
+        config = _guard_config(issuer)  # also registers the guard as an introspection client
         try:
             write_state(issuer, state_path, client_secrets)
         except OSError as exc:

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -136,6 +137,8 @@ class IssuerConfig:
     #: Allow plain http (not loopback) for this issuer's jwks_uri, discovery, metadata and
     #: introspection URLs, and in its discovery document: development only (RFC 8414 §3, RFC 7662 §4).
     allow_insecure_http: bool = False
+    #: A PEM file of CA certificates: verify this issuer's https servers with them only (a private CA).
+    ca_bundle: str | None = None
     #: Opt-out (not recommended): accept tokens bound by ``cnf`` (``jkt``, ``x5t#S256``) as plain Bearer
     #: where this issuer's ``dpop``/``mtls`` is "off". By default they are refused (RFC 9449 §7.2, RFC 8705 §3).
     accept_bound_as_bearer: bool = False
@@ -277,7 +280,7 @@ _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
                 "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls", "min_rsa_bits",
-                "allow_insecure_http", "accept_bound_as_bearer"}
+                "allow_insecure_http", "accept_bound_as_bearer", "ca_bundle"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -467,6 +470,7 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
         min_rsa_bits=_integer(raw.get("min_rsa_bits", 2048), where + "min_rsa_bits", minimum=2048),
         allow_insecure_http=_bool(raw, "allow_insecure_http", where),
         accept_bound_as_bearer=_bound_as_bearer(raw, where),
+        ca_bundle=_ca_bundle(raw, where),
         **_profile_options(raw, where, issuer, profile),
     )
 
@@ -521,6 +525,19 @@ def _optional_str(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigurationError(where + key, "expected a non-empty string")
     return value
+
+
+def _ca_bundle(raw: Mapping[str, Any], where: str) -> str | None:
+    """A readable PEM file of CA certificates, checked now so a typo fails at start-up."""
+    path = _optional_str(raw, "ca_bundle", where)
+    if path is not None:
+        try:
+            ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(where + "ca_bundle", f"cannot load {path!r} as PEM CA certificates ({exc}); "
+                                     "give the path of a PEM file holding the CA certificate that signs "
+                                     "the issuer's server certificates") from exc
+    return path
 
 
 def _optional_jwks(raw: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:

@@ -75,7 +75,8 @@ class Discovery:
     """
 
     def __init__(self, url: str, *, issuer: str, timeout: float = 5.0, cooldown: float = 30.0,
-                 min_age: float = 60.0, max_age: float = 86400.0, allow_http: bool = False) -> None:
+                 min_age: float = 60.0, max_age: float = 86400.0, allow_http: bool = False,
+                 ca_bundle: str | None = None) -> None:
         self.url = url
         #: ``allow_insecure_http``: the document may name plain http URLs (development only).
         self.allow_http = allow_http
@@ -89,7 +90,7 @@ class Discovery:
         self.fetched_at = float("-inf")  # when ``metadata`` was last fetched or revalidated
         self._attempted_at = float("-inf")
         self._claim = threading.Lock()
-        self.transport = Transport()
+        self.transport = Transport(ca_bundle)
 
     def _should_fetch(self, now: float) -> bool:
         with self._claim:  # one attempt per cooldown, across threads and event loops

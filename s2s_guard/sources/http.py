@@ -14,8 +14,9 @@ from typing import TypeVar
 import httpx
 
 from ..core.flow import Flow, HTTPRequest, HTTPResponse
+from ..errors import ConfigurationError
 
-__all__ = ["Transport", "adrive", "drive_sync"]
+__all__ = ["Transport", "adrive", "drive_sync", "trust_only"]
 
 T = TypeVar("T")
 _SSL: ssl.SSLContext | None = None
@@ -27,6 +28,15 @@ def _ssl_context() -> ssl.SSLContext:
     if _SSL is None:
         _SSL = httpx.create_ssl_context()
     return _SSL
+
+
+def trust_only(ca_bundle: str, key: str = "ca_bundle") -> ssl.SSLContext:
+    """A verifying TLS context trusting only the CA certificates in the PEM file ``ca_bundle``."""
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(key, f"cannot load {ca_bundle!r} as PEM CA certificates ({exc}): give the "
+                                 "path of a PEM file holding the CA certificate that signs the server's") from exc
 
 
 def _response(raw: httpx.Response, body: bytes) -> HTTPResponse:
@@ -100,20 +110,25 @@ class Transport:
     one flight; they share the TLS context, which is the expensive part to build.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ca_bundle: str | None = None) -> None:
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        #: An issuer's ``ca_bundle``: verify its servers with these CA certificates only, not the system's.
+        self._ssl = trust_only(ca_bundle) if ca_bundle is not None else None
+
+    def _verify(self) -> ssl.SSLContext:
+        return self._ssl or _ssl_context()
 
     def client(self) -> httpx.Client:
         """The pooled blocking client (thread-safe), created on first use."""
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(verify=_ssl_context(), follow_redirects=False)
+                self._client = httpx.Client(verify=self._verify(), follow_redirects=False)
             return self._client
 
     def async_client(self) -> httpx.AsyncClient:
         """A new async client for one flight; use it as an ``async with`` block."""
-        return httpx.AsyncClient(verify=_ssl_context(), follow_redirects=False)
+        return httpx.AsyncClient(verify=self._verify(), follow_redirects=False)
 
     def close(self) -> None:
         """Close the pooled blocking client (idempotent)."""

@@ -68,7 +68,7 @@ class Introspector:
         self.memory = MemoryCache(maxsize)
         #: Shared keys are "i:<namespace>:<sha>": guards configured differently never share results.
         self._shared_prefix = f"i:{namespace}:" if namespace else "i:"
-        self.transport = Transport()
+        self.transport = Transport(issuer.ca_bundle)  # the introspected issuer's server
         self.calls = 0
         #: Where calls and cache lookups are reported; set by the guard.
         self.telemetry: Telemetry | None = None

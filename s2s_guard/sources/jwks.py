@@ -69,7 +69,7 @@ class RemoteJWKS:
                  timeout: float = 5, static: KeySet | None = None, min_age: float = 60,
                  stale_if_error: float = 86400, discovery: Discovery | None = None,
                  parse: Callable[[HTTPResponse], KeySet] = parse_jwks,
-                 refresh_ahead: float = 0.8) -> None:
+                 refresh_ahead: float = 0.8, ca_bundle: str | None = None) -> None:
         if uri is None and discovery is None:
             raise ConfigurationError("jwks_uri", "RemoteJWKS needs a jwks_uri or discovery")
         self.uri = uri
@@ -79,7 +79,7 @@ class RemoteJWKS:
         self.state = JWKSState(max_age=max_age, cooldown=cooldown, min_age=min_age,
                                stale_if_error=stale_if_error, parse=parse, refresh_ahead=refresh_ahead)
         self.fetches = 0
-        self.transport = Transport()
+        self.transport = Transport(ca_bundle)
         self._flights: SyncFlights[None] = SyncFlights()
         self._aflights: AsyncFlights[None] = AsyncFlights()
         self._combined: tuple[KeySet | None, KeySet] = (None, self.static)
@@ -214,7 +214,7 @@ def discovery_for(issuer: IssuerConfig) -> Discovery | None:
         return None
     return Discovery(issuer.discovery, issuer=issuer.issuer, timeout=issuer.timeout,
                      cooldown=issuer.jwks_cooldown, min_age=issuer.jwks_min_age,
-                     allow_http=issuer.allow_insecure_http)
+                     allow_http=issuer.allow_insecure_http, ca_bundle=issuer.ca_bundle)
 
 
 def key_source_for(issuer: IssuerConfig, where: str = "", *,
@@ -225,14 +225,15 @@ def key_source_for(issuer: IssuerConfig, where: str = "", *,
         return RemoteJWKS(issuer.metadata_url, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
                           timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
                           stale_if_error=issuer.jwks_stale_if_error, parse=parse_metadata,
-                          refresh_ahead=issuer.jwks_refresh_ahead)
+                          refresh_ahead=issuer.jwks_refresh_ahead, ca_bundle=issuer.ca_bundle)
     discovery = discovery or discovery_for(issuer)
     if issuer.jwks_uri is None and discovery is None:
         return StaticKeys(static)
     return RemoteJWKS(issuer.jwks_uri, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
                       timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
                       stale_if_error=issuer.jwks_stale_if_error, discovery=discovery,
-                      refresh_ahead=issuer.jwks_refresh_ahead, parse=_jwks_parser(issuer))
+                      refresh_ahead=issuer.jwks_refresh_ahead, parse=_jwks_parser(issuer),
+                      ca_bundle=issuer.ca_bundle)
 
 
 def _jwks_parser(issuer: IssuerConfig) -> Callable[[HTTPResponse], KeySet]:

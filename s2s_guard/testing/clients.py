@@ -73,8 +73,9 @@ def _check_assertion(issuer: LocalIssuer, assertion: str) -> RegisteredClient | 
                             options={"require": ["iss", "sub", "aud", "exp", "jti"]})
     except jwt.PyJWTError:
         return None
-    if claims["sub"] != client.client_id or claims["jti"] in issuer.seen_assertions:
-        return None  # RFC 7523 §3: sub is the client; a jti is used once
+    replayed = claims["jti"] in issuer.seen_assertions and not issuer.reusable_assertions
+    if claims["sub"] != client.client_id or replayed:
+        return None  # RFC 7523 §3: sub is the client; a jti is used once (unless reuse is Entra-like)
     issuer.seen_assertions.add(claims["jti"])
     return client
 

@@ -74,6 +74,9 @@ def generate_key(alg: str, kid: str | None = None) -> SigningKey:
 class LocalIssuer:
     """An issuer on 127.0.0.1: ``start()``, ``mint(...)``, ``jwks_uri``, ``rotate()``, ``stop()``."""
 
+    #: Accept a client assertion's ``jti`` again until it expires (Entra does; MSAL reuses one for 10 min).
+    reusable_assertions = False
+
     def __init__(self, *, issuer: str | None = None, algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA"),
                  audience: str = "api://demo", clock: Callable[[], float] = time.time,
                  host: str = "127.0.0.1", port: int = 0, keys: Sequence[SigningKey] | None = None,
@@ -131,10 +134,14 @@ class LocalIssuer:
         return self.url + "/_layouts/15/metadata/json/1"
 
     def start(self) -> LocalIssuer:
-        self._server = IssuerHTTPServer(self._address, make_handler(self))  # daemon threads
+        self._server = self._listen()  # daemon threads
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                          name="s2s-local-issuer", daemon=True).start()  # quick to stop
         return self
+
+    def _listen(self) -> IssuerHTTPServer:
+        """The bound server, not yet serving (a subclass may wrap its connections in TLS)."""
+        return IssuerHTTPServer(self._address, make_handler(self))
 
     def stop(self) -> None:
         if self._server is not None:
