@@ -176,9 +176,11 @@ def issuer_entry(raw: Mapping[str, Any], *, where: str, discovery: str,
     """The ``[[issuers]]`` entry an ``issuer_uri`` entry stands for: ``issuer`` (the URL, already
     equal to the document's), ``discovery`` (for the keys), the profile and the algorithms."""
     issuer = str(raw["issuer_uri"])
+    chosen = detect_profile(issuer, document)
     given = raw.get("profile")
-    chosen = Detection(profile=given, reason="configured") if isinstance(given, str) \
-        else detect_profile(issuer, document)
+    if isinstance(given, str):  # an explicit profile always wins; the log says what was seen
+        seen = "" if given == chosen.profile else f"; the document looks like {chosen.profile}: {chosen.reason}"
+        chosen = Detection(profile=given, reason="configured" + seen)
     if chosen.profile == "cognito" and "client_ids" not in raw:
         raise ConfigurationError(where + "client_ids", _COGNITO_FIX)
     entry = {name: value for name, value in raw.items() if name != "issuer_uri"}
