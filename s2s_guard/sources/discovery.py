@@ -12,6 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from ..config import redact_url
 from ..core.flow import Flow, HTTPRequest, HTTPResponse
 from ..core.jwks import lifetime_of
 from ..core.urls import INSECURE_HTTP_FIX, downgrades
@@ -120,11 +121,11 @@ class Discovery:
             if not self.allow_http:
                 check_transport(metadata, self.url)
         except (ValueError, UnicodeDecodeError) as exc:
-            log.warning("discovery failed for %s: %s%s", self.url, exc,
+            log.warning("discovery failed for %s: %s%s", redact_url(self.url), exc,
                         " (keeping the last good metadata)" if self.metadata is not None else "")
             return self.metadata
         if self.metadata is not None and metadata != self.metadata:
-            log.info("discovery metadata of %s changed", self.url)
+            log.info("discovery metadata of %s changed", redact_url(self.url))
         self.metadata, self.etag = metadata, response.headers.get("etag")
         self._renew(response, now, self.max_age)
         return self.metadata

@@ -340,3 +340,19 @@ def test_secrets_never_in_repr_positive_controls(monkeypatch: pytest.MonkeyPatch
             for secret in (HMAC_SECRET, GOOD_SECRET, NONCE_SECRET, REDIS_PASSWORD):
                 _hidden(text, secret)
             assert "PRIVATE KEY" not in text and str(key.private_numbers().d) not in text
+
+
+def test_discovery_url_password_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """OWASP Logging Cheat Sheet; CWE-532; RFC 3986 §3.2.1: a failed discovery names its URL
+    without the userinfo password."""
+    from s2s_guard.core.flow import HTTPResponse
+    from s2s_guard.sources.discovery import Discovery
+
+    url = f"https://keys:{REDIS_PASSWORD}@idp.example/.well-known/openid-configuration"
+    flow = Discovery(url, issuer="https://idp.example").flow(now=1000.0)
+    request = next(flow)
+    assert request.url == url  # the password is still sent: only the log hides it
+    with caplog.at_level("WARNING", logger="s2s_guard"), pytest.raises(StopIteration):
+        flow.send(HTTPResponse(status=500))
+    assert "discovery failed for https://keys:***@idp.example" in caplog.text
+    _hidden(caplog.text, REDIS_PASSWORD)

@@ -37,13 +37,17 @@ _VENDOR_ISSUERS = ((".auth0.com/", "auth0"), (".okta.com", "okta"), ("cognito-id
 _NAME_CLAIMS = ("preferred_username", "username", "name")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_EMPTY = frozenset(("",))  # what split(" ") leaves between two spaces: no scope-token
 
 
 def scope_tokens(values: str | Iterable[str]) -> frozenset[str]:
     """RFC 6749 §3.3: a ``scope`` string split on SP only, or a list's elements, keeping only
     well-formed scope-tokens: one with TAB, LF, NBSP, U+3000, '"' or '\\' is dropped, never split."""
-    parts = values.split(" ") if isinstance(values, str) else values
-    return frozenset(part for part in parts if _SCOPE_TOKEN.fullmatch(part))
+    if isinstance(values, str):
+        if values.isascii() and values.isprintable() and '"' not in values and "\\" not in values:
+            return frozenset(values.split(" ")) - _EMPTY  # the usual case: every token well-formed
+        values = values.split(" ")
+    return frozenset(part for part in values if _SCOPE_TOKEN.fullmatch(part))
 
 
 def scopes_of(claims: Mapping[str, Any], name: str | None = None) -> frozenset[str]:
