@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..config import redact_url
 from ..core.flow import Flow, HTTPRequest, HTTPResponse
 from ..core.idp import issuer_entry, metadata_urls
 from ..core.urls import INSECURE_HTTP_FIX, plain_http
@@ -71,16 +72,17 @@ def _resolve(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     allow_http = raw.get("allow_insecure_http") is True
     # RFC 8414 §3: metadata (and so the keys it names) only over TLS, loopback excepted.
     if not allow_http and plain_http(issuer):
-        raise ConfigurationError(key, f"{issuer!r} is not https: {INSECURE_HTTP_FIX}")
+        raise ConfigurationError(key, f"{redact_url(issuer)!r} is not https: {INSECURE_HTTP_FIX}")
     timeout = raw.get("timeout", 5.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 600:
         raise ConfigurationError(where + "timeout", "expected seconds, a number in (0, 600)")
     url, document = fetch_document(issuer, key=key, timeout=float(timeout), allow_http=allow_http)
     if raw.get("validation", "jwt") == "jwt" and not document.get("jwks_uri"):
-        raise ConfigurationError(key, f"the discovery document at {url} names no jwks_uri to verify tokens with")
+        raise ConfigurationError(key, f"the discovery document at {redact_url(url)} names no jwks_uri "
+                                      "to verify tokens with")
     entry, chosen = issuer_entry(raw, where=where, discovery=url, document=document)
     algorithms = entry["algorithms"]
-    log.info("s2s_guard: issuer %s uses profile %r (%s); algorithms %s; %s", issuer, chosen.profile,
+    log.info("s2s_guard: issuer %s uses profile %r (%s); algorithms %s; %s", redact_url(issuer), chosen.profile,
              chosen.reason, algorithms if isinstance(algorithms, str) else ", ".join(map(str, algorithms)),
              chosen.rule)
     return entry
@@ -104,31 +106,32 @@ def fetch_document(issuer: str, *, key: str, timeout: float, allow_http: bool) -
         for url in metadata_urls(issuer):
             response = drive_sync(_get(url, timeout), transport)
             if 400 <= response.status < 500:  # not at this location
-                tried.append(f"{url} (HTTP {response.status})")
+                tried.append(f"{redact_url(url)} (HTTP {response.status})")
                 continue
             return url, _document(response, issuer, url, key, allow_http)
     finally:
         transport.close()
-    raise ConfigurationError(key, f"no discovery document for {issuer!r}: {'; '.join(tried)}; "
+    raise ConfigurationError(key, f"no discovery document for {redact_url(issuer)!r}: {'; '.join(tried)}; "
                                   "check that issuer_uri is the exact iss of the tokens")
 
 
 def _document(response: HTTPResponse, issuer: str, url: str, key: str, allow_http: bool) -> dict[str, Any]:
-    """The checked document, or a ConfigurationError saying why not."""
+    """The checked document, or a ConfigurationError saying why not (URLs without passwords)."""
+    source, url = url, redact_url(url)  # ``url`` for messages, ``source`` for checks
     if response.status == 0:
-        raise ConfigurationError(key, f"cannot fetch {url} ({response.error}): check the URL, "
+        raise ConfigurationError(key, f"cannot fetch {url} ({response.error.replace(source, url)}): check the URL, "
                                       "that the issuer is reachable from here, and the timeout")
     try:
         document = json.loads(response.content) if response.status == 200 else None
         named = document.get("issuer") if isinstance(document, dict) else None
         if document is not None and named != issuer:
             # RFC 8414 §3.3, OIDC Discovery §4.3: the document must be this issuer's, exactly.
-            raise ConfigurationError(key, f"the document at {url} names issuer {named!r}, not {issuer!r} "
+            raise ConfigurationError(key, f"the document at {url} names issuer {named!r}, not {redact_url(issuer)!r} "
                                           "(RFC 8414 §3.3): set issuer_uri to the exact issuer"
                                           + _template_hint(named))
         metadata = parse_metadata(response, issuer)  # status, JSON object, issuer, URL members
         if not allow_http:
-            check_transport(metadata, url)  # RFC 8414 §3: jwks_uri stays on TLS
+            check_transport(metadata, source)  # RFC 8414 §3: jwks_uri stays on TLS
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigurationError(key, f"the discovery document at {url} is refused: {exc}") from exc
     return dict(document) if isinstance(document, dict) else {}

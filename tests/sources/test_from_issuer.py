@@ -223,3 +223,15 @@ def test_conflicting_keys_are_refused_without_fetching(config: dict[str, Any], k
     with pytest.raises(ConfigurationError) as info:
         load_config(config)
     assert info.value.key == key
+
+
+@pytest.mark.parametrize("options", [{}, {"allow_insecure_http": True}], ids=["refused", "fetched"])
+def test_messages_and_logs_never_show_a_url_password(http_server: HTTPServer, caplog: pytest.LogCaptureFixture,
+                                                     options: dict[str, Any]) -> None:
+    """As the rest of the library's logs and reprs: a userinfo password in issuer_uri is masked."""
+    secret_iss = http_server.url.replace("http://", "http://ops:hunter2@") + REALM
+    with pytest.raises(ConfigurationError) as info, caplog.at_level(logging.INFO, logger="s2s_guard"):
+        Guard.from_issuer(secret_iss, audience=API, issuer_options=options)
+    assert ("HTTP 404" in str(info.value)) == bool(options)
+    assert "hunter2" not in str(info.value) and "ops:***@" in str(info.value)
+    assert not any("hunter2" in r.getMessage() for r in caplog.records)
