@@ -91,7 +91,9 @@ def _text(document: Mapping[str, Any], name: str) -> str:
 def _entra(host: str, path: str, document: Mapping[str, Any]) -> str | None:
     # Microsoft identity platform, "OpenID Connect on the Microsoft identity platform" (issuer formats)
     if host in _ENTRA_V2_HOSTS and re.fullmatch(r"/[^/]+/v2\.0", path):
-        return f"Entra ID v2.0 issuer ({host}/<tenant>/v2.0)"
+        # An API left at accessTokenAcceptedVersion 1 (the default) gets v1.0 tokens: another iss.
+        return (f"Entra ID v2.0 issuer ({host}/<tenant>/v2.0); v1.0 access tokens say "
+                "iss https://sts.windows.net/<tenant>/: trust that issuer too, or set accessTokenAcceptedVersion 2")
     if host in _ENTRA_V1_HOSTS and re.fullmatch(r"/[^/]+/", path):
         return f"Entra ID v1.0 issuer ({host}/<tenant>/)"
     return None

@@ -197,3 +197,11 @@ def test_cognito_needs_client_ids() -> None:
     entry, _ = issuer_entry({"issuer_uri": issuer, "client_ids": ["1example23456789"]}, where="",
                             discovery=issuer, document=document)
     assert entry["profile"] == "cognito" and entry["client_ids"] == ["1example23456789"]
+
+
+def test_entra_v2_names_the_v1_token_issuer() -> None:
+    """Microsoft identity platform, "Access tokens" (token versions): an API whose manifest keeps
+    accessTokenAcceptedVersion at its default receives v1.0 tokens, iss ``https://sts.windows.net/<tenant>/``,
+    whatever the v2.0 document says; the start-up line says so rather than leaving every token refused."""
+    issuer, document = entra_v2()
+    assert "sts.windows.net" in detect_profile(issuer, document).reason
