@@ -343,9 +343,9 @@ def _number(value: Any, key: str, *, minimum: float = 0) -> float:
 
 def _build(raw: Mapping[str, Any]) -> GuardConfig:
     _unknown(raw, _TOP_KEYS, "")
-    raw = _resolve_issuer_uris(raw)
     if "audience" not in raw:
         raise ConfigurationError("audience", "required: the aud values this API accepts")
+    raw = _resolve_issuer_uris(raw)
     if not raw.get("issuers"):
         raise ConfigurationError("issuers", "required: at least one [[issuers]] entry")
     if not isinstance(raw["issuers"], Sequence) or isinstance(raw["issuers"], str):
