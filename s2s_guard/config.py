@@ -275,12 +275,12 @@ class GuardConfig:
 
 _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_token_bytes",
              "allow_query_token", "introspection", "cache", "grants", "resource_metadata",
-             "delegation", "dpop", "trusted_proxy", "telemetry"}
+             "delegation", "dpop", "trusted_proxy", "telemetry", "issuer_uri"}
 _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "jwks_file",
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
                 "jwks_stale_if_error", "actors", "jwks_refresh_ahead", "dpop", "mtls", "min_rsa_bits",
-                "allow_insecure_http", "accept_bound_as_bearer", "ca_bundle"}
+                "allow_insecure_http", "accept_bound_as_bearer", "ca_bundle", "issuer_uri"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -352,6 +352,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
     _unknown(raw, _TOP_KEYS, "")
     if "audience" not in raw:
         raise ConfigurationError("audience", "required: the aud values this API accepts")
+    raw = _resolve_issuer_uris(raw)
     if not raw.get("issuers"):
         raise ConfigurationError("issuers", "required: at least one [[issuers]] entry")
     if not isinstance(raw["issuers"], Sequence) or isinstance(raw["issuers"], str):
@@ -386,6 +387,13 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
         telemetry=_telemetry_from(raw.get("telemetry", {})),
     )
+
+
+def _resolve_issuer_uris(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``issuer_uri`` (top level or per issuer): the one step that fetches, the discovery document, once."""
+    from .sources.issuer_uri import resolve_issuer_uris  # local: sources import config
+
+    return resolve_issuer_uris(raw)
 
 
 def _check_https(issuers: tuple[IssuerConfig, ...]) -> None:

@@ -32,6 +32,7 @@ from .principal import Principal
 from .resource_metadata import ResourceMetadata
 from .sources.cache import shared_cache_for
 from .sources.introspection import Introspector
+from .sources.issuer_uri import issuer_config
 from .sources.jwks import KeySource, RemoteJWKS, discovery_for, key_source_for
 from .sources.signed import namespace_for
 from .sources.verified import VerifiedTokens
@@ -136,6 +137,21 @@ class Guard:
                     **kwargs: Any) -> Guard:
         """Build a guard from a mapping, a TOML/JSON path or a :class:`GuardConfig`."""
         return cls(load_config(source), **kwargs)
+
+    @classmethod
+    def from_issuer(cls, issuer_uri: str, *, audience: str | Sequence[str], profile: str | None = None,
+                    client_ids: Sequence[str] | None = None, algorithms: Sequence[str] | None = None,
+                    issuer_options: Mapping[str, Any] | None = None, **kwargs: Any) -> Guard:
+        """Trust one identity provider from its issuer URL (Spring's ``issuer-uri``), for ``audience``.
+
+        Reads the issuer's discovery document now (blocking; https unless loopback); its
+        ``issuer`` must equal ``issuer_uri``. The profile is detected (Entra, Auth0, Okta, Keycloak,
+        Cognito, Duende; else ``jwt``) unless ``profile`` is given; ``client_ids`` is required for
+        Cognito. ``issuer_options`` holds any other ``[[issuers]]`` key; ``kwargs`` go to the guard.
+        Raises :class:`~s2s_guard.errors.ConfigurationError` naming the key and the fix.
+        """
+        return cls.from_config(issuer_config(issuer_uri, audience=audience, profile=profile, client_ids=client_ids,
+                                             algorithms=algorithms, issuer_options=issuer_options), **kwargs)
 
     # -- the sans-I/O steps ------------------------------------------------------------------
 
