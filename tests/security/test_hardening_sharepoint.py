@@ -29,6 +29,7 @@ from security_kit import (AUD, ISS, NOW, P256_ORDER, Forge, IntrospectionServer,
                           expect_refused, make_guard, redis_cache)
 from test_sharepoint_forgeries import (AUDIENCE, CLIENT, HOST, ISSUER_ID, REALM, HighTrust, certificate,
                                        thumbprint)
+from test_sharepoint_forgeries import cert_file, sp_guard, trust  # noqa: F401 (the farm's fixtures)
 
 INVALID = (401, "invalid_token")
 OTHER_USER = "s-1-5-21-2127521184-1604012920-1887927527-2002"
@@ -37,31 +38,6 @@ OPAQUE = "2YotnFZFEjr1zCsicMWpAA"  # RFC 6749 §1.4's example access token
 
 def sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def trust(forge: Forge) -> HighTrust:
-    return HighTrust(forge)
-
-
-@pytest.fixture(scope="module")
-def cert_file(trust: HighTrust, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sharepoint") / "issuer.cer"
-    path.write_bytes(trust.cert.public_bytes(Encoding.PEM))
-    return path
-
-
-@pytest.fixture
-def sp_guard(cert_file: Path) -> Callable[..., Guard]:
-    """A farm trusting ``ISSUER_ID@REALM`` by certificate, for ``CLIENT`` on ``HOST``."""
-
-    def build(**top: Any) -> Guard:
-        issuer = {"name": "high-trust", "profile": "sharepoint-high-trust", "issuer_id": ISSUER_ID,
-                  "realm": REALM, "certificates": [str(cert_file)], "hosts": [HOST],
-                  "algorithms": ["RS256"], "client_ids": [CLIENT]}
-        return Guard.from_config({"audience": [AUDIENCE], "issuers": [issuer], **top}, clock=lambda: NOW)
-
-    return build
 
 
 @pytest.fixture(scope="module")
