@@ -65,10 +65,10 @@ $(DOCS_STAMP): pyproject.toml | $(STAMP)
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 docs-serve: $(DOCS_STAMP)
-	$(BIN)/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 # Build the sdist and, from it, the wheel (as pip would); install the wheel into a clean venv and
 # run it from outside the checkout, so a module or file missing from the package fails here.
