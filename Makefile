@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz typecheck bench compare load clean redis-server
+.PHONY: demo test fuzz typecheck bench compare load clean redis-server docs docs-serve package-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,36 @@ fuzz: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The documentation site in site/ (MkDocs Material; the API reference comes from the docstrings).
+# --strict: a broken link, a missing page or an unresolvable API reference fails the build.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# Build the sdist and, from it, the wheel (as pip would); install the wheel into a clean venv and
+# run it from outside the checkout, so a module or file missing from the package fails here.
+PKG := build/package-check
+PKG_STAMP := $(VENV)/.installed-package
+$(PKG_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[package]'
+	touch $(PKG_STAMP)
+
+package-check: $(PKG_STAMP)
+	rm -rf $(PKG) && mkdir -p $(PKG)
+	$(BIN)/python -m build --outdir $(PKG)/dist . > $(PKG)/build.log 2>&1 || { cat $(PKG)/build.log; exit 1; }
+	@! grep -i -B1 -A3 'deprecat' $(PKG)/build.log || { echo "package-check: the build warns of a deprecation (above)"; exit 1; }
+	$(BIN)/python .ci/check_dist.py $(PKG)/dist
+	$(PYTHON) -m venv $(PKG)/venv
+	$(PKG)/venv/bin/python -m pip install -q $(PKG)/dist/*.whl
+	cd $(PKG) && venv/bin/python -c 'import s2s_guard, s2s_guard.client, s2s_guard.testing; print("import s2s_guard", s2s_guard.__version__)'
+	cd $(PKG) && venv/bin/s2s-guard --help > /dev/null && echo "s2s-guard --help: ok"
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info
