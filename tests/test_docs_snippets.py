@@ -4,7 +4,10 @@ A block is loaded with ``load_config`` as a complete configuration, unless the l
 ``<!-- snippet: partial -->``: a fragment (an ``[[issuers]]`` entry or a table shown alone) is
 completed with the least it lacks (an ``audience``; ``issuer``, ``algorithms`` and ``jwks_uri`` for
 an ``[[issuers]]`` entry of the ``jwt`` profile without them; an issuer when there is none) and
-then loaded the same way, so fragments cannot drift either. Environment variables named by
+then loaded the same way, so fragments cannot drift either. A block after
+``<!-- snippet: fetches -->`` (``issuer_uri``, which reads the issuer's discovery document at
+load) is parsed as TOML and its keys checked against the schema with the fetch left out.
+Environment variables named by
 ``*_env`` keys are set to a 32-byte secret for the load. Failures name the file and line.
 """
 
@@ -22,6 +25,7 @@ from s2s_guard import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIAL = "<!-- snippet: partial -->"
+FETCHES = "<!-- snippet: fetches -->"
 _FENCE = re.compile(r"^(\s*)```toml\s*$")
 
 
@@ -29,8 +33,8 @@ def _documents() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bool, str]]:
-    """(line number, partial?, text) of each ```toml block, de-indented (blocks in lists)."""
+def _blocks(path: Path) -> Iterator[tuple[int, str, str]]:
+    """(line number, the marker before it or "", text) of each ```toml block, de-indented."""
     lines = path.read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
         fence = _FENCE.match(line)
@@ -43,11 +47,11 @@ def _blocks(path: Path) -> Iterator[tuple[int, bool, str]]:
                 break
             body.append(inner[indent:])
         previous = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
-        yield i + 1, previous == PARTIAL, "\n".join(body) + "\n"
+        yield i + 1, previous if previous in (PARTIAL, FETCHES) else "", "\n".join(body) + "\n"
 
 
-SNIPPETS = [pytest.param(partial, text, id=f"{path.relative_to(ROOT)}:{line}")
-            for path in _documents() for line, partial, text in _blocks(path)]
+SNIPPETS = [pytest.param(marker, text, id=f"{path.relative_to(ROOT)}:{line}")
+            for path in _documents() for line, marker, text in _blocks(path)]
 
 
 def _env_names(value: Any) -> Iterator[str]:
@@ -79,14 +83,28 @@ def _completed(fragment: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_documents_have_toml_snippets() -> None:
     assert len(SNIPPETS) >= 10  # the extraction itself is not broken
-    assert any(not p.values[0] for p in SNIPPETS)  # some are complete as written
+    assert any(p.values[0] == "" for p in SNIPPETS)  # some are complete as written
 
 
-@pytest.mark.parametrize(("partial", "text"), SNIPPETS)
-def test_toml_snippet(partial: bool, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def _without_fetch(data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Stand in for the discovery fetch ``issuer_uri`` makes at load: the document's issuer, RS256."""
+    import s2s_guard.sources.issuer_uri as issuer_uri
+
+    def document(issuer: str, **_: Any) -> tuple[str, dict[str, Any]]:
+        url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+        return url, {"issuer": issuer, "jwks_uri": issuer.rstrip("/") + "/keys"}
+
+    monkeypatch.setattr(issuer_uri, "fetch_document", document, raising=True)
+    return data
+
+
+@pytest.mark.parametrize(("marker", "text"), SNIPPETS)
+def test_toml_snippet(marker: str, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tomllib.loads(text)
-    if partial:
+    if marker == PARTIAL:
         data = _completed(data)
+    elif marker == FETCHES:
+        data = _without_fetch(data, monkeypatch)
     for name in _env_names(data):
         monkeypatch.setenv(name, "s" * 32)
     config = load_config(data)
