@@ -37,6 +37,9 @@ _CLIENT_CLAIMS = ("client_id", "azp", "appid", "cid")  # cid: Okta
 _VENDOR_ISSUERS = ((".auth0.com/", "auth0"), (".okta.com", "okta"), ("cognito-idp.", "cognito"),
                    ("/realms/", "keycloak"))
 _NAME_CLAIMS = ("preferred_username", "username", "name")
+#: Claims only one vendor's tokens carry: Auth0 ``gty``, Okta ``cid``, Cognito ``token_use``.
+_VENDOR_CLAIM_OF = (("gty", "auth0"), ("cid", "okta"), ("token_use", "cognito"))
+_VENDOR_CLAIMS = frozenset(name for name, _ in _VENDOR_CLAIM_OF)
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _EMPTY = frozenset(("",))  # what split(" ") leaves between two spaces: no scope-token
@@ -81,12 +84,14 @@ def is_daemon(claims: Mapping[str, Any]) -> bool:
 
 def vendor_of(claims: Mapping[str, Any]) -> str | None:
     """The named profile whose markers ``claims`` carry (gty, @clients, cid, token_use, service accounts)."""
+    if not _VENDOR_CLAIMS.isdisjoint(claims):  # one set operation for the usual token, which has none
+        return next(vendor for name, vendor in _VENDOR_CLAIM_OF if name in claims)
     sub, username = claims.get("sub"), claims.get("preferred_username")
-    if "gty" in claims or (isinstance(sub, str) and sub.endswith("@clients")):
+    if isinstance(sub, str) and sub.endswith("@clients"):
         return "auth0"
     if isinstance(username, str) and username.startswith("service-account-"):
         return "keycloak"
-    return "okta" if "cid" in claims else "cognito" if "token_use" in claims else None
+    return None
 
 
 def _string(claims: Mapping[str, Any], names: tuple[str, ...]) -> str | None:

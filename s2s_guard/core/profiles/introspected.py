@@ -33,6 +33,8 @@ _REFRESH_TYPES = frozenset({"refresh_token", "refresh", "offline"})
 
 def _check_not_refresh(response: Mapping[str, Any]) -> None:
     # RFC 6749 §1.5, §10.4: a refresh token is for the authorization server only, never an API call.
+    if "token_type" not in response and "typ" not in response:
+        return
     for name in ("token_type", "typ"):
         value = response.get(name)
         if isinstance(value, str) and value.lower() in _REFRESH_TYPES:
