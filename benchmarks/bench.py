@@ -26,61 +26,23 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (ALGS, AUD, ISS, ASGIApp, bare_app, guard_config, guarded,  # noqa: E402,F401 (also read as bench.X)
+                    make_keys, mint, public_jwk)
 from extras import (introspection_server, jwks_calls_for_unknown_kids,  # noqa: E402
                     introspection_calls_for_cold_token, rss_after_distinct_tokens, uvicorn_share)
 
-from s2s_guard import Guard, GuardMiddleware  # noqa: E402
-
-ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
-ISS = "https://idp.bench.test"
-AUD = "api://bench"
-ALGS = ("RS256", "ES256", "EdDSA")
-
-
-# -- keys and tokens ---------------------------------------------------------------------------
-
-def make_keys() -> dict[str, Any]:
-    return {"RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-            "ES256": ec.generate_private_key(ec.SECP256R1()),
-            "EdDSA": ed25519.Ed25519PrivateKey.generate()}
-
-
-def public_jwk(alg: str, key: Any) -> dict[str, Any]:
-    pub = key.public_key()
-    cls = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[alg]
-    return {**cls.to_jwk(pub, as_dict=True), "kid": f"k-{alg}", "alg": alg, "use": "sig"}
-
-
-def mint(alg: str, key: Any, **extra: Any) -> str:
-    now = int(time.time())
-    claims = {"iss": ISS, "aud": AUD, "sub": "svc-billing", "client_id": "svc-billing",
-              "scope": "orders.read orders.write", "iat": now, "nbf": now, "exp": now + 3600,
-              "jti": os.urandom(8).hex(), **extra}
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": f"k-{alg}", "typ": "at+jwt"})
-
+from s2s_guard import Guard  # noqa: E402
 
 # -- the app and the baselines -------------------------------------------------------------------
-
-async def hello(request: Any) -> PlainTextResponse:
-    return PlainTextResponse("ok")
-
-
-def bare_app() -> Starlette:
-    return Starlette(routes=[Route("/orders", hello)])
-
 
 _B64 = bytes.maketrans(b"-_", b"+/")
 
@@ -190,17 +152,6 @@ def authlib_middleware(jwks: dict[str, Any]) -> Callable[[ASGIApp], ASGIApp] | N
             await app(scope, receive, send)
         return middleware
     return wrap
-
-
-# -- s2s_guard ------------------------------------------------------------------------------------
-
-def guard_config(jwks: dict[str, Any], *, verified: bool, audit: bool = True) -> dict[str, Any]:
-    return {"audience": [AUD], "cache": {"verified": verified}, "telemetry": {"audit": audit},
-            "issuers": [{"issuer": ISS, "algorithms": list(ALGS), "jwks": jwks}]}
-
-
-def guarded(app: ASGIApp, guard: Guard) -> ASGIApp:
-    return GuardMiddleware(app, guard=guard)  # type: ignore[return-value]
 
 
 # -- the measurement ------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def introspection_server(iss: str, aud: str, delay: float = 0.0) -> Iterator[str
 def jwks_calls_for_unknown_kids(keys: dict[str, Any]) -> str:
     """1,000 requests, each with a different random kid, against a real JWKS server."""
     import jwt
-    from bench import public_jwk  # type: ignore[import-not-found]
+    from common import public_jwk  # type: ignore[import-not-found]
 
     server = _Server()
     server.routes["/jwks"] = (200, json.dumps({"keys": [public_jwk(a, k) for a, k in keys.items()]}).encode())
@@ -161,7 +161,7 @@ def rss_after_distinct_tokens(count: int, maxsize: int = 10_000) -> str:
 
 def _serve(port: int, jwks: dict[str, Any] | None) -> None:
     import uvicorn
-    from bench import bare_app, guard_config, guarded  # type: ignore[import-not-found]
+    from common import bare_app, guard_config, guarded  # type: ignore[import-not-found]
 
     app: Any = bare_app()
     if jwks is not None:
@@ -242,7 +242,7 @@ def _throughputs(jwks: dict[str, Any], request: bytes, total: int,
 
 def uvicorn_share(keys: dict[str, Any], total: int) -> str:
     """Requests/s of the guarded app (warm path) as a share of the bare app, uvicorn on loopback."""
-    from bench import mint, public_jwk  # type: ignore[import-not-found]
+    from common import mint, public_jwk  # type: ignore[import-not-found]
 
     jwks = {"keys": [public_jwk(a, k) for a, k in keys.items()]}
     token = mint("RS256", keys["RS256"])

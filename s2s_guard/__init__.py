@@ -16,7 +16,7 @@ from .guard import Guard
 from .policy import Requirement
 from .principal import AppPrincipal, Policy, Principal, UserPrincipal
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "AppPrincipal",

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from . import __version__
+from .cli_common import DEFAULT_STATE as DEFAULT_STATE, UsageError as UsageError  # importable here too
 from .errors import AuthError, ConfigurationError
 from .guard import Guard
 from .inspect_token import NotAJWT, format_text, inspect_token
@@ -32,12 +33,6 @@ __all__ = ["build_parser", "main"]
 # Something shaped like a compact JWS: redacted from any message we print.
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9_\-+/=]{4,}\.[A-Za-z0-9_\-+/=]{4,}\.[A-Za-z0-9_\-+/=]*")
 Handler = Callable[[argparse.Namespace], int]
-#: Where ``s2s-guard issuer`` saves its keys and ``s2s-guard mint`` reads them (current directory).
-DEFAULT_STATE = ".s2s-guard-issuer.json"
-
-
-class UsageError(Exception):
-    """Bad usage or configuration: reported on stderr with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):

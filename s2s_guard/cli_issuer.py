@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from .cli import DEFAULT_STATE, UsageError
+from .cli_common import DEFAULT_STATE, UsageError
 from .client import ClientCredentialsAuth, TokenError
 from .client._response import parse_token_response
 from .testing import BROKEN, FAMILIES, EntraLocalIssuer, LocalIssuer, describe, mint_token, trust_config

@@ -14,10 +14,10 @@ requests pay nothing for them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
+from .config.delegation import DelegationConfig, delegation_from, max_depth_of
 from .errors import ConfigurationError, DelegationNotAllowed
 from .principal import Principal
 
@@ -26,39 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DelegationConfig", "DelegationPolicy", "delegation_from", "delegation_refusal",
            "max_depth_of"]
-
-_KEYS = {"actors", "max_depth"}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DelegationConfig:
-    """``[delegation]``: the apps allowed to act for users (``None``: any) and the longest ``act`` chain."""
-
-    actors: frozenset[str] | None = None
-    max_depth: int | None = None
-
-
-def max_depth_of(value: Any, key: str) -> int | None:
-    """A chain-length bound: ``None`` or an integer >= 0 (0 forbids any ``act`` chain)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(key, "expected an integer >= 0 (0: no act chain at all)")
-    return value
-
-
-def delegation_from(raw: Mapping[str, Any]) -> DelegationConfig | None:
-    """Translate the ``[delegation]`` table (absent: ``None``)."""
-    block = raw.get("delegation")
-    if block is None:
-        return None
-    from .config import _strings, _table  # local: config imports this module
-
-    block = _table(block, _KEYS, "delegation.")
-    actors = block.get("actors")
-    return DelegationConfig(
-        actors=None if actors is None else frozenset(_strings(actors, "delegation.actors", allow_empty=True)),
-        max_depth=max_depth_of(block.get("max_depth"), "delegation.max_depth"))
 
 
 def delegation_refusal(principal: Principal, actors: Collection[str] | None,

@@ -16,6 +16,7 @@ from cachetools import FIFOCache
 
 from ..config import CacheConfig
 from ..errors import ConfigurationError
+from .shared import SharedCache
 
 __all__ = ["Cache", "MemoryCache", "SharedCache", "shared_cache_for"]
 
@@ -28,38 +29,6 @@ class Cache(Protocol):
     def set(self, key: str, value: Any, expires_at: float) -> None: ...
 
     def delete(self, key: str) -> None: ...
-
-
-class SharedCache(Protocol):
-    """A store shared by every worker (bytes values with a TTL, and the revoked set); sync and async.
-
-    Implementations never raise on an outage: reads answer ``None``, writes are dropped.
-    """
-
-    def get_sync(self, key: str) -> bytes | None: ...
-
-    async def aget(self, key: str) -> bytes | None: ...
-
-    def set_sync(self, key: str, value: bytes, ttl: float) -> None: ...
-
-    async def aset(self, key: str, value: bytes, ttl: float) -> None: ...
-
-    def add_sync(self, key: str, value: bytes, ttl: float) -> bool | None:
-        """Set ``key`` only if absent (atomic): ``True`` if set, ``False`` if present, ``None`` on an outage."""
-
-    async def aadd(self, key: str, value: bytes, ttl: float) -> bool | None: ...
-
-    def revoke_sync(self, value: str) -> None: ...
-
-    async def arevoke(self, value: str) -> None: ...
-
-    def revoked_sync(self) -> set[str] | None: ...
-
-    async def arevoked(self) -> set[str] | None: ...
-
-    def close(self) -> None: ...
-
-    async def aclose(self) -> None: ...
 
 
 class _Store(FIFOCache[str, tuple[float, Any]]):
@@ -145,6 +114,6 @@ def shared_cache_for(config: CacheConfig) -> SharedCache | None:
         raise ConfigurationError("cache.backend", 'backend "redis" needs: pip install "s2s_guard[redis]"') from exc
     if config.secret is None or len(config.secret) < 32:  # a CacheConfig built in Python, not by load_config
         raise ConfigurationError("cache.secret_env", 'backend "redis" needs a secret of at least 32 bytes')
-    from .signed import SignedCache  # local: signed imports this module
+    from .signed import SignedCache  # local: only the Redis backend signs
 
     return SignedCache(RedisCache(config.url, prefix=config.prefix, timeout=config.timeout), config.secret)

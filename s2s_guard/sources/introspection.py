@@ -37,7 +37,7 @@ from .http import Transport, adrive, drive_sync
 from .jwks import KeySource
 
 if TYPE_CHECKING:
-    from ..telemetry import Telemetry
+    from ..telemetry.base import Telemetry
 
 __all__ = ["Introspector"]
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import redact_url
+from ..config.registry import register_issuer_uri_resolver
 from ..core.flow import Flow, HTTPRequest, HTTPResponse
 from ..core.idp import issuer_entry, metadata_urls
 from ..core.urls import INSECURE_HTTP_FIX, plain_http
@@ -142,3 +143,6 @@ def _template_hint(named: object) -> str:
         return ('; a multi-tenant Entra document ({tenantid}): use [[issuers]] issuer = "' + named
                 + '", profile = "entra", tenants = [...] instead')
     return ""
+
+
+register_issuer_uri_resolver(resolve_issuer_uris)  # load_config resolves issuer_uri through this module

@@ -34,7 +34,7 @@ from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
 
 if TYPE_CHECKING:
-    from ..telemetry import Telemetry
+    from ..telemetry.base import Telemetry
 
 __all__ = ["JWKSState", "KeySource", "RemoteJWKS", "StaticKeys", "key_source_for", "parse_jwks"]
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .cache import SharedCache
+from .shared import SharedCache
 
 if TYPE_CHECKING:
     from ..config import GuardConfig

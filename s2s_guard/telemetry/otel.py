@@ -38,7 +38,7 @@ class OpenTelemetry(Telemetry):
 
     def __init__(self, *, meter_provider: metrics.MeterProvider | None = None,
                  tracer_provider: trace.TracerProvider | None = None, spans: bool = True) -> None:
-        from .. import __version__
+        from .._version import __version__
         meter = metrics.get_meter("s2s_guard", __version__, meter_provider=meter_provider)
         self.tracer = trace.get_tracer("s2s_guard", __version__, tracer_provider=tracer_provider)
         self.spans = spans

@@ -9,6 +9,7 @@ introspection responses (see :func:`introspected_principal`).
 from __future__ import annotations
 
 from ...config import IssuerConfig
+from ...config.registry import register_profiles
 from .auth0 import Auth0Profile
 from .base import BaseProfile, Profile, actors_of
 from .cognito import CognitoProfile
@@ -34,6 +35,7 @@ PROFILES: dict[str, Profile] = {
     "cognito": CognitoProfile(),           # Amazon Cognito user pools: token_use, client_id, no aud
     "duende": DuendeProfile(),             # Duende IdentityServer: client_id, scope as a JSON array
 }
+register_profiles(PROFILES)  # load_config accepts these names (a live view: later additions count too)
 
 
 def profile_for(issuer: IssuerConfig) -> Profile:
