@@ -76,7 +76,8 @@ def _check(args: argparse.Namespace) -> int:
     token = _read_token(args.token)
     try:
         guard = Guard.from_config(args.config)
-        requirement = Requirement(policy=args.policy, scopes=args.scope, right=args.right, resource=args.resource)
+        scopes = [scope for value in args.scope for scope in value.split()]  # --scopes "a b" too
+        requirement = Requirement(policy=args.policy, scopes=scopes, right=args.right, resource=args.resource)
     except ConfigurationError as exc:
         raise UsageError(f"configuration error: {exc}") from exc
     try:
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", required=True, metavar="FILE", help="TOML or JSON configuration")
     check.add_argument("--policy", choices=POLICIES, help="policy the token must satisfy")
     check.add_argument("--scope", "--scopes", action="append", default=[], metavar="S",
-                       help="scope the token must grant (repeatable)")
+                       help="scope(s) the token must grant, space-separated (repeatable)")
     check.add_argument("--right", metavar="R", help="right the app or user must hold on --resource")
     check.add_argument("--resource", metavar="PATH", help="resource path of --right ([[grants]])")
     check.add_argument("--verbose", "-v", action="store_true",
