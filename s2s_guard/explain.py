@@ -22,6 +22,7 @@ from .config import GuardConfig, IssuerConfig
 from .errors import AuthError
 from .policy import Requirement
 from .principal import Principal
+from .summary import key_source
 
 __all__ = ["Finding", "explain", "findings"]
 
@@ -263,8 +264,6 @@ def explain(error: AuthError, header: Mapping[str, Any] | None, claims: Mapping[
 def _fallback(error: AuthError, header: Mapping[str, Any] | None, issuer: IssuerConfig | None,
               config: GuardConfig) -> str:
     """The cause of a refusal the claims alone do not show (a signature, an outage, a proof)."""
-    from .summary import key_source  # local: summary imports this module
-
     name = repr(issuer.name) if issuer is not None else "(none: the token names no configured issuer)"
     kid = _show(header.get("kid")) if header is not None else "(none)"
     keys = key_source(issuer) if issuer is not None else "(unknown)"
