@@ -9,7 +9,7 @@ from .config import GuardConfig, IssuerConfig, load_config
 from .errors import (AuthError, BadSignature, BindingMismatch, ConfigurationError, DelegationNotAllowed,
                      DisallowedAlgorithm, DPoPRequired, InsufficientScope, InvalidAudience, InvalidClaim,
                      InvalidDPoPProof, InvalidRequest, InvalidToken, InvalidTokenType, MalformedToken,
-                     MissingToken, ServiceUnavailable, TokenExpired, TokenIssuedInFuture,
+                     MissingRight, MissingScope, MissingToken, PolicyMismatch, ServiceUnavailable, TokenExpired, TokenIssuedInFuture,
                      TokenNotYetValid, TokenTooLarge, UnknownIssuer, UnknownKey, UnsupportedCritical,
                      UseDPoPNonce)
 from .guard import Guard
@@ -39,8 +39,11 @@ __all__ = [
     "InvalidTokenType",
     "IssuerConfig",
     "MalformedToken",
+    "MissingRight",
+    "MissingScope",
     "MissingToken",
     "Policy",
+    "PolicyMismatch",
     "Principal",
     "Requirement",
     "ServiceUnavailable",

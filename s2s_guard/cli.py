@@ -23,6 +23,9 @@ from typing import NoReturn
 from . import __version__
 from .cli_common import DEFAULT_STATE as DEFAULT_STATE, UsageError as UsageError  # importable here too
 from .errors import AuthError, ConfigurationError
+from .config import load_config
+from .diagnose import explain_refusal
+from .explain import findings
 from .guard import Guard
 from .inspect_token import NotAJWT, format_text, inspect_token
 from .policy import Requirement
@@ -68,13 +71,16 @@ def _check(args: argparse.Namespace) -> int:
     token = _read_token(args.token)
     try:
         guard = Guard.from_config(args.config)
-        requirement = Requirement(policy=args.policy, scopes=args.scope)
+        scopes = [scope for value in args.scope for scope in value.split()]  # --scopes "a b" too
+        requirement = Requirement(policy=args.policy, scopes=scopes, right=args.right, resource=args.resource)
     except ConfigurationError as exc:
         raise UsageError(f"configuration error: {exc}") from exc
     try:
         principal = guard.authenticate_sync("Bearer " + token, requirement)
     except AuthError as exc:
-        _emit({"accepted": False, **exc.to_dict()})
+        explanation = {"explanation": explain_refusal(guard, exc, authorization="Bearer " + token,
+                                                      requirement=requirement)} if args.verbose else {}
+        _emit({"accepted": False, **exc.to_dict(), **explanation})
         return 1
     finally:
         guard.close()
@@ -88,8 +94,22 @@ def _inspect(args: argparse.Namespace) -> int:
         report = inspect_token(token, now=time.time())
     except NotAJWT as exc:
         raise UsageError(str(exc)) from exc
+    if args.config is not None:
+        _flag_config(report, args.config)
     print(format_text(report) if args.text else json.dumps(report, indent=2))
     return 0
+
+
+def _flag_config(report: dict[str, object], path: str) -> None:
+    """Add a ``config_<reason>`` flag for each check the configuration at ``path`` would fail."""
+    try:
+        config = load_config(path)
+    except ConfigurationError as exc:
+        raise UsageError(f"configuration error: {exc}") from exc
+    header, claims, flags = report.get("header"), report.get("claims"), report.get("flags")
+    if isinstance(header, dict) and isinstance(claims, dict) and isinstance(flags, list):
+        flags += [{"code": f"config_{finding.code or 'note'}", "message": finding.message}
+                  for finding in findings(header, claims, config, now=time.time())]
 
 
 def _mint(args: argparse.Namespace) -> int:
@@ -148,11 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = _add(sub, "check", _check, "validate one token with a configuration file (JSON result)")
     check.add_argument("--config", required=True, metavar="FILE", help="TOML or JSON configuration")
     check.add_argument("--policy", choices=POLICIES, help="policy the token must satisfy")
-    check.add_argument("--scope", action="append", default=[], metavar="S",
-                       help="scope the token must grant (repeatable)")
+    check.add_argument("--scope", "--scopes", action="append", default=[], metavar="S",
+                       help="scope(s) the token must grant, space-separated (repeatable)")
+    check.add_argument("--right", metavar="R", help="right the app or user must hold on --resource")
+    check.add_argument("--resource", metavar="PATH", help="resource path of --right ([[grants]])")
+    check.add_argument("--verbose", "-v", action="store_true",
+                       help="explain a refusal with expected vs actual values (for you, never the caller)")
     check.add_argument("token", metavar="TOKEN|-", help="the access token, or - to read stdin")
     inspect = _add(sub, "inspect", _inspect, "decode a token WITHOUT verifying it and flag problems")
     inspect.add_argument("--text", action="store_true", help="human-readable output instead of JSON")
+    inspect.add_argument("--config", metavar="FILE",
+                         help="also flag what this configuration would refuse (iss, aud, alg, typ, times, tid)")
     inspect.add_argument("token", metavar="TOKEN|-", help="the token, or - to read stdin")
     _add_mint(sub)
     _add_issuer(sub)

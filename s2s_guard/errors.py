@@ -24,6 +24,9 @@
         ├── InvalidDPoPProof          401 invalid_dpop_proof (RFC 9449 §7.1)
         ├── UseDPoPNonce              401 use_dpop_nonce, with a DPoP-Nonce header (RFC 9449 §9)
         ├── InsufficientScope         403 insufficient_scope, with the scope it needs
+        │   ├── PolicyMismatch        app-only, user+app or user-only: not the one the route wants
+        │   ├── MissingScope          a scope the route needs is not granted
+        │   ├── MissingRight          the app or user holds no such right on the resource
         │   └── DelegationNotAllowed  the app may not act for users here (RFC 8693 §4.1)
         └── ServiceUnavailable        503, a key or introspection server is unreachable: fail closed
 
@@ -52,7 +55,10 @@ __all__ = [
     "InvalidToken",
     "InvalidTokenType",
     "MalformedToken",
+    "MissingRight",
+    "MissingScope",
     "MissingToken",
+    "PolicyMismatch",
     "ServiceUnavailable",
     "TokenExpired",
     "TokenIssuedInFuture",
@@ -274,6 +280,27 @@ class InsufficientScope(AuthError):
     error = "insufficient_scope"
     description = "The access token does not grant what this resource requires"
     reason = "insufficient_scope"
+
+
+class PolicyMismatch(InsufficientScope):
+    """The token's policy (app-only, user+app, user-only) is not the one the route names: 403."""
+
+    description = "The access token is not of the policy this resource requires (app-only, user+app or user-only)"
+    reason = "policy_mismatch"
+
+
+class MissingScope(InsufficientScope):
+    """A scope (or role) the route needs is not in the token: 403, ``scope`` names all it needs."""
+
+    description = "The access token lacks a scope this resource requires"
+    reason = "insufficient_scope"
+
+
+class MissingRight(InsufficientScope):
+    """The app's grant or the user's permission does not reach the right the route needs: 403."""
+
+    description = "The app or user of the access token lacks the right this resource requires"
+    reason = "insufficient_right"
 
 
 class DelegationNotAllowed(InsufficientScope):

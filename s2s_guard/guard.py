@@ -26,6 +26,7 @@ from .core.introspection import IntrospectionResult
 from .core.profiles import Profile, introspected_principal, profile_for
 from .binding import SenderConstraints, SenderRequest, uses_dpop
 from .delegation import DelegationPolicy
+from .diagnose import log_refusal
 from .errors import (AuthError, DisallowedAlgorithm, InvalidToken, ServiceUnavailable, TokenTooLarge, UnknownIssuer)
 from .policy import Requirement
 from .principal import Principal
@@ -36,6 +37,7 @@ from .sources.issuer_uri import issuer_config
 from .sources.jwks import KeySource, RemoteJWKS, discovery_for, key_source_for
 from .sources.signed import namespace_for
 from .sources.verified import VerifiedTokens
+from .summary import log_startup
 from .telemetry import Telemetry, instrument, note_principal, note_validation, telemetry_for
 
 __all__ = ["Guard"]
@@ -131,6 +133,7 @@ class Guard:
         self._telemetry = telemetry_for(config.telemetry, telemetry)
         if self._telemetry is not None:
             instrument(self, self._telemetry)  # wraps this instance's authenticate, lookup, authorize
+        log_startup(config)  # issue 14: what this guard trusts, once, at INFO
 
     @classmethod
     def from_config(cls, source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig,
@@ -200,10 +203,13 @@ class Guard:
         """Policy, scopes and rights (grants and the application's user_permissions hook)."""
         requirement.check(principal, grants=self.grants, user_permissions=self.user_permissions)
 
-    def _reject(self, exc: AuthError) -> AuthError:
+    def _reject(self, exc: AuthError, authorization: Authorization | bytes = None,
+                requirement: Requirement | None = None, principal: Principal | None = None) -> AuthError:
         exc.realm = self.realm
         exc.resource_metadata = self._metadata_url  # RFC 9728 §5.1
         log.debug("s2s_guard refused: %s %s (%s)", exc.status_code, exc.reason, exc.detail)
+        if log.isEnabledFor(logging.DEBUG):  # issue 14: expected vs actual values, for a person
+            log_refusal(self, exc, authorization=authorization, requirement=requirement, principal=principal)
         return exc
 
     # -- the two drivers -----------------------------------------------------------------------
@@ -234,7 +240,7 @@ class Guard:
                 self._binding.refuse_unproven(principal)  # never cached, so the warm path never sees one
             return self._accept(principal, requirement)
         except AuthError as exc:
-            raise self._reject(exc) from None
+            raise self._reject(exc, authorization, requirement) from None
 
     def lookup(self, authorization: bytes, requirement: Requirement | None = None,
                path: str = "") -> Principal | None:
@@ -259,7 +265,7 @@ class Guard:
             try:
                 return self._accept(principal, requirement)
             except AuthError as exc:
-                raise self._reject(exc) from None
+                raise self._reject(exc, authorization, requirement) from None
         return principal
 
     async def _avalidate(self, token: str, sha: str, now: float) -> Principal:
@@ -298,7 +304,7 @@ class Guard:
                 self._binding.refuse_unproven(principal)  # never cached, so the warm path never sees one
             return self._accept(principal, requirement)
         except AuthError as exc:
-            raise self._reject(exc) from None
+            raise self._reject(exc, authorization, requirement) from None
 
     def _validate_sync(self, token: str, sha: str, now: float) -> Principal:
         pending = self._route(token, sha)
@@ -578,7 +584,7 @@ class Guard:
             if self.sender_constrained or requirement.dpop is not None:
                 self._binding.challenge(exc, dpop_request=self._binding.proven(principal),
                                         principal=principal, requirement=requirement, now=self.clock())
-            raise self._reject(exc) from None
+            raise self._reject(exc, requirement=requirement, principal=principal) from None
 
     def challenge(self, error: AuthError, requirement: Requirement | None = None) -> AuthError:
         """Complete a refusal an adapter makes itself (no credentials, say) as the guard's own:

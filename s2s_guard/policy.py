@@ -21,7 +21,7 @@ from typing import Any
 
 from .config import binding_mode
 from .delegation import actor_ids, delegation_refusal, max_depth_of
-from .errors import ConfigurationError, DelegationNotAllowed, InsufficientScope
+from .errors import ConfigurationError, DelegationNotAllowed, MissingRight, MissingScope, PolicyMismatch
 from .grants import GrantStore, Right, UserPermissions, parse_right
 from .principal import POLICIES, Policy, Principal
 
@@ -76,7 +76,9 @@ class Requirement:
 
     def check(self, principal: Principal, *, grants: GrantStore | None = None,
               user_permissions: UserPermissions | None = None) -> None:
-        """Raise :class:`InsufficientScope` unless ``principal`` satisfies this requirement."""
+        """Raise :class:`InsufficientScope` unless ``principal`` satisfies this requirement: its leaf
+        (:class:`PolicyMismatch`, :class:`MissingScope`, :class:`MissingRight`,
+        :class:`DelegationNotAllowed`) says which check failed."""
         check_requirement(self, principal, grants=grants, user_permissions=user_permissions)
 
 
@@ -94,11 +96,10 @@ def check_requirement(requirement: Requirement, principal: Principal, *,
     """Check policy, scopes, then the right; the error names every scope the route needs."""
     needed = " ".join(requirement.scopes) or None
     if requirement.policy is not None and not _policy_allows(requirement.policy, principal):
-        raise InsufficientScope(f"policy {requirement.policy} required, token is {principal.policy}",
-                                scope=needed)
+        raise PolicyMismatch(f"policy {requirement.policy} required, token is {principal.policy}", scope=needed)
     missing = [s for s in requirement.scopes if s not in principal.scopes]
     if missing:
-        raise InsufficientScope(f"missing scopes: {' '.join(missing)}", scope=needed)
+        raise MissingScope(f"missing scopes: {' '.join(missing)}", scope=needed)
     if requirement.actors is not None or requirement.max_delegation_depth is not None:
         why = delegation_refusal(principal, requirement.actors, requirement.max_delegation_depth)
         if why is not None:
@@ -115,9 +116,9 @@ def _check_right(requirement: Requirement, right: Right, principal: Principal,
         raise ConfigurationError("resource", "resolve a callable resource with the request first (Requirement.resolve)")
     policy = requirement.policy or principal.policy
     if policy != "user-only" and not _app_holds(principal, grants, resource, right, policy == "app-only"):
-        raise InsufficientScope(f"app has no {right.name} grant on {resource} for {policy}")
+        raise MissingRight(f"app has no {right.name} grant on {resource} for {policy}")
     if policy != "app-only" and not _user_holds(principal, user_permissions, resource, right):
-        raise InsufficientScope(f"user has no {right.name} permission on {resource}")
+        raise MissingRight(f"user has no {right.name} permission on {resource}")
 
 
 def _app_holds(principal: Principal, grants: GrantStore | None, resource: str, right: Right,

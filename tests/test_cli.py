@@ -77,14 +77,15 @@ def test_check_applies_policy_and_scopes(capsys: pytest.CaptureFixture[str], con
     assert (code, result["principal"]["user"]["id"]) == (0, "alice")
 
 
-@pytest.mark.parametrize("options", [("--scope", "orders.write"), ("--policy", "user-only")])
+@pytest.mark.parametrize(("options", "reason"), [(("--scope", "orders.write"), "insufficient_scope"),
+                                                  (("--policy", "user-only"), "policy_mismatch")])
 def test_check_refuses_what_the_requirement_does_not_allow(
         capsys: pytest.CaptureFixture[str], config_file: Path, issuer: LocalIssuer,
-        options: tuple[str, ...]) -> None:
+        options: tuple[str, ...], reason: str) -> None:
     code, result = check(capsys, config_file, issuer.app_token("daemon", scopes="orders.read"), *options)
     assert code == 1
     assert result == {"accepted": False, "status": 403, "error": "insufficient_scope",
-                      "error_description": result["error_description"], "reason": "insufficient_scope"}
+                      "error_description": result["error_description"], "reason": reason}
 
 
 def test_check_refuses_an_expired_token(capsys: pytest.CaptureFixture[str], config_file: Path,

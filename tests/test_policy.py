@@ -97,7 +97,7 @@ def test_guard_authorize_adds_the_realm() -> None:
         guard().authorize(PRINCIPALS["app-only"], Requirement(scopes=["orders.write"]))
     assert info.value.www_authenticate == (
         'Bearer realm="orders", error="insufficient_scope", '
-        'error_description="The access token does not grant what this resource requires", '
+        'error_description="The access token lacks a scope this resource requires", '
         'scope="orders.write"')
 
 

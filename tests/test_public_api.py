@@ -16,6 +16,8 @@ EXPECTED = {
     "UnknownKey", "UnsupportedCritical", "UserPrincipal", "load_config", "requires",
     # RFC 8693 delegation policy, RFC 9449 DPoP and RFC 8705 certificate binding refusals.
     "BindingMismatch", "DelegationNotAllowed", "DPoPRequired", "InvalidDPoPProof", "UseDPoPNonce",
+    # Issue 14: a 403 says which check failed (policy, scope, right; delegation above).
+    "MissingRight", "MissingScope", "PolicyMismatch",
 }
 
 

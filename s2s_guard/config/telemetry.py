@@ -18,9 +18,11 @@ class TelemetryConfig:
     otel: bool = False
     #: With ``otel``: a ``s2s_guard.authenticate`` span per authentication.
     spans: bool = True
+    #: User ids in the audit log (hidden unless true, or ``S2S_GUARD_SHOW_PII=1`` in the environment).
+    show_pii: bool = False
 
 
-_TELEMETRY_KEYS = {"audit", "otel", "spans"}
+_TELEMETRY_KEYS = {"audit", "otel", "spans", "show_pii"}
 
 
 def _telemetry_from(block: Any) -> TelemetryConfig:

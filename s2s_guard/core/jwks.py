@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import ServiceUnavailable
 from .flow import HTTPRequest, HTTPResponse, cache_max_age, retry_after
 from .keys import KeySet
+from ..config import redact_url
 
 __all__ = ["JWKSState", "lifetime_of", "parse_jwks"]
 
@@ -74,6 +75,9 @@ class JWKSState:
         self.fetched_at = float("-inf")
         self._issued = self._applied = 0
         self._lock = threading.Lock()
+        #: Named in warnings: the configured issuer (set by its key source) and the last URL fetched.
+        self.issuer = ""
+        self.url = ""
 
     def needs_fetch(self, header: Mapping[str, Any], now: float) -> bool:
         """Fetch when empty or stale, or when the header names an unknown key; never twice per cooldown."""
@@ -111,8 +115,8 @@ class JWKSState:
             keys: KeySet | None = self.keys if not_modified else self.parse(response)
         except (ValueError, UnicodeDecodeError) as exc:
             keys = None
-            log.warning("JWKS fetch failed, keeping %s cached keys: %s",
-                        len(self.keys) if self.keys is not None else 0, exc)
+            log.warning("JWKS fetch for issuer %r from %s failed, keeping %s cached keys: %s",
+                        self.issuer, redact_url(self.url), len(self.keys) if self.keys is not None else 0, exc)
         with self._lock:
             if seq < self._applied:
                 return  # an older, slower fetch must not overwrite a newer result
@@ -170,4 +174,5 @@ class JWKSState:
         headers = {"Accept": "application/jwk-set+json, application/json"}
         if self.etag is not None and self.keys is not None:
             headers["If-None-Match"] = self.etag  # RFC 9110 §13.1.2
+        self.url = uri
         return HTTPRequest("GET", uri, headers, timeout=timeout, max_bytes=_MAX_JWKS_BYTES)

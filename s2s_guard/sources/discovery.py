@@ -122,7 +122,7 @@ class Discovery:
             if not self.allow_http:
                 check_transport(metadata, self.url)
         except (ValueError, UnicodeDecodeError) as exc:
-            log.warning("discovery failed for %s: %s%s", redact_url(self.url), exc,
+            log.warning("discovery for issuer %s failed at %s: %s%s", redact_url(self.issuer), redact_url(self.url), exc,
                         " (keeping the last good metadata)" if self.metadata is not None else "")
             return self.metadata
         if self.metadata is not None and metadata != self.metadata:

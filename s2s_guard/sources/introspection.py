@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from ..config import IntrospectionConfig, IssuerConfig
+from ..config import IntrospectionConfig, IssuerConfig, redact_url
 from ..core.flow import Flow, HTTPResponse
 from ..core.introspection import (IntrospectionResult, build_request, client_assertion, is_outage,
                                   parse_response, response_jws, verify_jwt_response)
@@ -70,6 +70,8 @@ class Introspector:
         self._shared_prefix = f"i:{namespace}:" if namespace else "i:"
         self.transport = Transport(issuer.ca_bundle)  # the introspected issuer's server
         self.calls = 0
+        #: The endpoint last called (configured, or found by discovery), named in warnings.
+        self.url = config.endpoint or ""
         #: Where calls and cache lookups are reported; set by the guard.
         self.telemetry: Telemetry | None = None
         self._key = _load_key(config)
@@ -90,6 +92,7 @@ class Introspector:
             endpoint = metadata.introspection_endpoint if metadata is not None else None
         if endpoint is None:
             return HTTPResponse(0, error="no introspection endpoint (discovery failed)")
+        self.url = endpoint  # named in warnings
         self.calls += 1
         config = self.config
         assertion = None if self._key is None else client_assertion(
@@ -114,7 +117,8 @@ class Introspector:
         """A failed call: an outage (no answer, 5xx, 429) rests the endpoint (see :meth:`_settled`);
         a refusal (3xx, other 4xx) fails this token alone and is not asked again for ``negative_ttl``."""
         outage = status is not None and is_outage(status)
-        log.warning("introspection failed for token sha256 %s: %s", sha[:16], exc)
+        log.warning("introspection for issuer %r at %s failed for token sha256 %s: %s", self.issuer.name,
+                    redact_url(self.url) if self.url else "(no endpoint)", sha[:16], exc)
         if status in (401, 403):  # RFC 7662 §2.3: the server refused this API's own client authentication
             log.error("introspection endpoint refused client %r (HTTP %s): check [introspection] "
                       "client_id and its credentials", self.config.client_id, status)

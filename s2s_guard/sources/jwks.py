@@ -222,18 +222,24 @@ def key_source_for(issuer: IssuerConfig, where: str = "", *,
     """The key source an issuer's configuration describes (``discovery`` may be shared)."""
     static = _static_keys(issuer, where)
     if issuer.metadata_url is not None:  # SharePoint JSON metadata document: x509 certificates
-        return RemoteJWKS(issuer.metadata_url, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
+        return _named(issuer, RemoteJWKS(issuer.metadata_url, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
                           timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
                           stale_if_error=issuer.jwks_stale_if_error, parse=parse_metadata,
-                          refresh_ahead=issuer.jwks_refresh_ahead, ca_bundle=issuer.ca_bundle)
+                          refresh_ahead=issuer.jwks_refresh_ahead, ca_bundle=issuer.ca_bundle))
     discovery = discovery or discovery_for(issuer)
     if issuer.jwks_uri is None and discovery is None:
         return StaticKeys(static)
-    return RemoteJWKS(issuer.jwks_uri, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
+    return _named(issuer, RemoteJWKS(issuer.jwks_uri, max_age=issuer.jwks_max_age, cooldown=issuer.jwks_cooldown,
                       timeout=issuer.timeout, static=static, min_age=issuer.jwks_min_age,
                       stale_if_error=issuer.jwks_stale_if_error, discovery=discovery,
                       refresh_ahead=issuer.jwks_refresh_ahead, parse=_jwks_parser(issuer),
-                      ca_bundle=issuer.ca_bundle)
+                      ca_bundle=issuer.ca_bundle))
+
+
+def _named(issuer: IssuerConfig, source: RemoteJWKS) -> RemoteJWKS:
+    """Name the issuer in the source's warnings (a failed fetch says whose keys, from where)."""
+    source.state.issuer = issuer.name
+    return source
 
 
 def _jwks_parser(issuer: IssuerConfig) -> Callable[[HTTPResponse], KeySet]:

@@ -1,6 +1,7 @@
 """Telemetry: an audit log line per decision and, optionally, OpenTelemetry metrics and spans.
 
-Configured by ``[telemetry]`` (``audit = true``, ``otel = false``, ``spans = true``) or passed
+Configured by ``[telemetry]`` (``audit = true``, ``otel = false``, ``spans = true``,
+``show_pii = false``: user ids in the audit line) or passed
 as ``Guard(config, telemetry=...)`` (any :class:`Telemetry`, added to the configured ones).
 Importing this package never imports ``opentelemetry``: :class:`OpenTelemetry` is loaded on
 first use. With everything off, a guard is not instrumented at all (no per-request cost).
@@ -12,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import TelemetryConfig
 from ..errors import ConfigurationError
-from .audit import AUDIT_LOGGER, AuditLog, audit_fields
+from .audit import AUDIT_LOGGER, PII_HIDDEN, SHOW_PII_ENV, AuditLog, audit_fields, pii_shown
 from .base import Decision, Fanout, Telemetry
 from .instrument import instrument, note_principal, note_validation
 
 if TYPE_CHECKING:
     from .otel import OpenTelemetry
 
-__all__ = ["AUDIT_LOGGER", "AuditLog", "Decision", "Fanout", "OpenTelemetry", "Telemetry",
-           "audit_fields", "instrument", "note_principal", "note_validation", "telemetry_for"]
+__all__ = ["AUDIT_LOGGER", "AuditLog", "Decision", "Fanout", "OpenTelemetry", "PII_HIDDEN", "SHOW_PII_ENV",
+           "Telemetry", "audit_fields", "instrument", "note_principal", "note_validation", "pii_shown",
+           "telemetry_for"]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
 def telemetry_for(config: TelemetryConfig, extra: Telemetry | None = None) -> Telemetry | None:
     """What a ``[telemetry]`` table (plus an application's own ``extra``) asks for; ``None``: nothing."""
-    members: list[Telemetry] = [AuditLog()] if config.audit else []
+    members: list[Telemetry] = [AuditLog(show_pii=pii_shown(config))] if config.audit else []
     if config.otel:
         try:
             from .otel import OpenTelemetry

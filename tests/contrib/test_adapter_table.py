@@ -19,8 +19,8 @@ from loopback import run_in_thread, serve_uvicorn
 
 from adapter_apps import (django_settings, fastapi_app, flask_app, starlette_app,
                           wsgi_app)
-from s2s_guard import (AuthError, InsufficientScope, InvalidAudience, InvalidRequest,
-                       MalformedToken, MissingToken, ServiceUnavailable, TokenExpired)
+from s2s_guard import (AuthError, InvalidAudience, InvalidRequest, MalformedToken, MissingScope,
+                       MissingToken, PolicyMismatch, ServiceUnavailable, TokenExpired)
 from s2s_guard.testing import LocalIssuer
 
 
@@ -60,12 +60,12 @@ CASES = {
     "wrong-audience": Case(lambda i, d: ("/orders", _bearer(i.app_token(
         scopes="orders.read", claims={"aud": "api://other"}))), InvalidAudience(realm=AUD)),
     "wrong-policy": Case(lambda i, d: ("/orders", _bearer(i.user_token(scopes="orders.read"))),
-                         InsufficientScope(realm=AUD, scope="orders.read")),
-    "wrong-policy-app-on-user-route": Case(
+                         PolicyMismatch(realm=AUD, scope="orders.read")),
+    "wrong-policy-app-on-user-route": Case(  # issue 14: the description names the policy, not the scope
         lambda i, d: ("/me", _bearer(i.app_token(scopes="orders.read"))),
-        InsufficientScope(realm=AUD, scope="orders.read")),
+        PolicyMismatch(realm=AUD, scope="orders.read")),
     "missing-scope": Case(lambda i, d: ("/orders", _bearer(i.app_token(scopes="orders.write"))),
-                          InsufficientScope(realm=AUD, scope="orders.read")),
+                          MissingScope(realm=AUD, scope="orders.read")),
     "keys-unavailable": Case(lambda i, d: ("/orders", _bearer(d.app_token(scopes="orders.read"))),
                              ServiceUnavailable(realm=AUD)),
     "accepted-app-only": Case(

@@ -116,7 +116,7 @@ def test_has_scopes_needs_required_scopes(issuer: LocalIssuer) -> None:
     assert call(view, bearer(issuer.user_token(scopes="a b"))).status_code == 200
     assert json.loads(call(view, bearer(issuer.user_token(scopes="a"))).content) == {
         "error": "insufficient_scope", "scope": "a b",
-        "error_description": "The access token does not grant what this resource requires"}
+        "error_description": "The access token lacks a scope this resource requires"}
     with pytest.raises(ImproperlyConfigured, match="required_scopes"):
         call(api_view(HasScopes), bearer(issuer.app_token()))
 

@@ -19,7 +19,7 @@ from loopback import serve_uvicorn
 from resource_kit import (AUD, METADATA_PATH, METADATA_URL, RESOURCE, config_for, django_settings,
                           fastapi_app, flask_app, starlette_app, wsgi_app)
 
-from s2s_guard import (AuthError, InsufficientScope, InvalidRequest, MalformedToken, MissingToken,
+from s2s_guard import (AuthError, InvalidRequest, MalformedToken, MissingScope, MissingToken,
                        TokenExpired)
 from s2s_guard.errors import DelegationNotAllowed
 from s2s_guard.testing import LocalIssuer, mint_token
@@ -157,7 +157,7 @@ CASES: dict[str, tuple[Callable[[LocalIssuer], tuple[str, dict[str, str]]], Auth
     "401-malformed-token": (lambda i: ("/orders", _bearer("x.y.z")), MalformedToken()),
     "400-malformed-header": (lambda i: ("/orders", {"Authorization": "Bearer a b"}), InvalidRequest()),
     "403-scope": (lambda i: ("/orders", _bearer(i.app_token(scopes="orders.write"))),
-                  InsufficientScope(scope="orders.read")),
+                  MissingScope(scope="orders.read")),
     "403-actor": (lambda i: ("/relay", _bearer(i.user_token("alice", "web-app"))), DelegationNotAllowed()),
     "403-chain-too-deep": (lambda i: ("/relay", _bearer(mint_token(
         i, "act-chain", client_id="gateway", actors=("edge", "mobile")))), DelegationNotAllowed()),

@@ -354,5 +354,5 @@ def test_discovery_url_password_never_logged(caplog: pytest.LogCaptureFixture) -
     assert request.url == url  # the password is still sent: only the log hides it
     with caplog.at_level("WARNING", logger="s2s_guard"), pytest.raises(StopIteration):
         flow.send(HTTPResponse(status=500))
-    assert "discovery failed for https://keys:***@idp.example" in caplog.text
+    assert "discovery for issuer https://idp.example failed at https://keys:***@idp.example" in caplog.text
     _hidden(caplog.text, REDIS_PASSWORD)

@@ -53,7 +53,7 @@ def test_one_line_per_decision_with_the_token_hash_only(issuer: LocalIssuer,
     accepted, refused, missing = audit_lines(caplog)
     assert accepted == {
         "event": "s2s_guard.decision", "outcome": "accepted", "stage": "authenticate", "reason": None,
-        "status": None, "policy": "user+app", "app": "web-app", "user": "alice", "issuer": "local",
+        "status": None, "policy": "user+app", "app": "web-app", "user": "[PII hidden]", "issuer": "local",
         "path": "/orders/7", "cached": False, "token_sha256": hashlib.sha256(good.encode()).hexdigest()[:12],
         "duration_ms": accepted["duration_ms"]}
     assert refused["outcome"] == "refused" and refused["reason"] == "expired" and refused["status"] == 401

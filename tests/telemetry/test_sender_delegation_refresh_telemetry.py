@@ -88,7 +88,7 @@ def test_delegation_refusals_are_403_decisions_naming_app_and_user(issuer: Local
     assert otel.count("s2s_guard.decisions", outcome="refused", reason="delegation_not_allowed",
                       status=403, issuer="local") == 1
     [accepted, refused] = _audit(caplog)
-    assert (accepted["app"], accepted["user"], accepted["policy"]) == ("gateway", "alice", "user+app")
+    assert (accepted["app"], accepted["user"], accepted["policy"]) == ("gateway", "[PII hidden]", "user+app")
     assert (refused["reason"], refused["status"], refused["issuer"]) == ("delegation_not_allowed", 403, "local")
     guard.close()
 
