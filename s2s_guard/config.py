@@ -22,6 +22,7 @@ from .core.urls import INSECURE_HTTP_FIX, plain_http
 from .errors import ConfigurationError
 from .delegation import DelegationConfig, delegation_from
 from .grants import Grant, parse_right
+from .openapi import OpenAPIConfig, openapi_from
 from .resource_metadata import ResourceMetadataConfig, resource_metadata_from, with_dpop_algorithms
 
 __all__ = ["CacheConfig", "DPoPConfig", "GuardConfig", "IntrospectionConfig", "IssuerConfig", "load_config",
@@ -267,6 +268,10 @@ class GuardConfig:
     trusted_proxy: TrustedProxyConfig = field(default_factory=TrustedProxyConfig)
     #: The audit log and OpenTelemetry (``[telemetry]``).
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    #: Fetch every issuer's keys at start-up and fail it when they cannot be had (``preload``).
+    preload: bool = False
+    #: The OAuth 2.0 client-credentials flow FastAPI's OpenAPI document offers (``[openapi]``).
+    openapi: OpenAPIConfig | None = None
 
     def issuer_by_iss(self) -> dict[str, IssuerConfig]:
         """Map exact ``iss`` strings to their issuer configuration."""
@@ -275,7 +280,7 @@ class GuardConfig:
 
 _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_token_bytes",
              "allow_query_token", "introspection", "cache", "grants", "resource_metadata",
-             "delegation", "dpop", "trusted_proxy", "telemetry", "issuer_uri"}
+             "delegation", "dpop", "trusted_proxy", "telemetry", "issuer_uri", "preload", "openapi"}
 _ISSUER_KEYS = {"name", "issuer", "profile", "algorithms", "jwks_uri", "jwks", "jwks_file",
                 "certificates", "secret", "secret_env", "audience", "typ", "jwks_max_age",
                 "jwks_cooldown", "timeout", "validation", "discovery", "jwks_min_age",
@@ -386,6 +391,8 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         dpop=dpop,
         trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
         telemetry=_telemetry_from(raw.get("telemetry", {})),
+        preload=_bool(raw, "preload", ""),
+        openapi=openapi_from(raw),
     )
 
 
