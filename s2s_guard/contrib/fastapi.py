@@ -173,7 +173,7 @@ class FastAPIGuard:
             app.add_api_route(metadata.path, _metadata_endpoint(self.guard), methods=["GET", "HEAD"],
                               include_in_schema=False)
         if deny_by_default:
-            app.add_middleware(GuardMiddleware, guard=self.guard,  # type: ignore[arg-type]
+            app.add_middleware(GuardMiddleware, guard=self.guard,
                                public_paths=_docs_paths(app) if public_docs else (), exempt=_ExemptRoutes(app))
 
     @staticmethod
