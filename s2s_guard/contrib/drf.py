@@ -81,7 +81,7 @@ def html_response(error: AuthError, method: str | None = "GET") -> HttpResponse:
     """A refusal as a small HTML page (no template needed), with the status and every challenge header."""
     phrase = HTTPStatus(error.status_code).phrase
     page = (f"<!doctype html><html><head><title>{error.status_code} {phrase}</title></head><body>"
-            f"<h1>{error.status_code} {phrase}</h1><p>{escape(error.description or "")}</p></body></html>").encode()
+            f"<h1>{error.status_code} {phrase}</h1><p>{escape(error.description or '')}</p></body></html>").encode()
     body = b"" if method == "HEAD" else page  # RFC 9110 §9.3.2
     return HttpResponse(body, status=error.status_code, headers=error.headers,
                         content_type="text/html; charset=utf-8")
