@@ -53,9 +53,13 @@ def configure(config: dict[str, Any]) -> None:
         DEBUG=False, SECRET_KEY="example-only", ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__,
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
         S2S_GUARD=config,  # or a path to a TOML/JSON file
+        # DRF's browsable API answers browsers: it needs templates (without them, HTML is a 500).
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
+        STATIC_URL="/static/",
         REST_FRAMEWORK={
             "DEFAULT_AUTHENTICATION_CLASSES": ["s2s_guard.contrib.drf.BearerAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": ["s2s_guard.contrib.drf.AppOnly"],  # a safe default
+            "EXCEPTION_HANDLER": "s2s_guard.contrib.drf.exception_handler",  # every challenge header
         },
     )
     django.setup()
@@ -74,7 +78,11 @@ def main(argv: list[str]) -> int:
         def call(path: str, token: str | None) -> tuple[int, str]:
             response = client.get(path, headers=bearer(token))
             return response.status_code, response.content.decode()
-        return check(call, tokens)
+
+        def browse(path: str, token: str | None) -> tuple[int, str]:  # what a browser asks for: HTML
+            response = client.get(path, headers={**bearer(token), "Accept": "text/html,*/*;q=0.8"})
+            return response.status_code, response["Content-Type"]
+        return check(call, tokens) or check(browse, tokens)
     from wsgiref.simple_server import make_server
 
     from django.core.wsgi import get_wsgi_application

@@ -16,14 +16,15 @@ from urllib.parse import parse_qsl
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from .errors import AuthError, MissingToken
+from .errors import AuthError, ConfigurationError
 from .grants import Right
 from .guard import Guard
 from .policy import Requirement, Resource
 from .principal import Policy, Principal
+from .readiness import preload
 from .sender import scope_kwargs
 
 __all__ = ["GuardMiddleware", "PRINCIPAL_KEY", "authenticate_scope", "error_response", "metadata_response",
@@ -83,14 +84,20 @@ def _query_tokens(scope: Scope) -> list[str]:
 
 
 class GuardMiddleware:
-    """Authenticate every HTTP and websocket request except ``public_paths``; deny by default."""
+    """Authenticate every HTTP and websocket request except ``public_paths``; deny by default.
+
+    ``exempt(scope)`` may let more requests through unauthenticated (FastAPI's ``@guard.exempt``
+    routes). With ``preload = true`` in the configuration, lifespan startup fails unless
+    :meth:`Guard.aready` finds every issuer's keys.
+    """
 
     def __init__(self, app: ASGIApp, *, guard: Guard, public_paths: Iterable[str] = (),
-                 requirement: Requirement | None = None) -> None:
+                 requirement: Requirement | None = None, exempt: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
         self.guard = guard
         self.public_paths = frozenset(public_paths)
         self.requirement = requirement
+        self.exempt = exempt
         metadata = guard.resource_metadata  # RFC 9728: answered here, before authentication
         self._metadata_path = None if metadata is None else metadata.path
         # Per-request work decided once: the guard's public paths, and whether a warm path exists.
@@ -99,14 +106,19 @@ class GuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
+            if scope["type"] == "lifespan" and self.guard.config.preload:
+                await self._lifespan(scope, receive, send)
+                return
             await self.app(scope, receive, send)  # lifespan and others pass through
             return
         path = scope["path"]
         if path == self._metadata_path and scope["type"] == "http":
             await metadata_response(self.guard, scope["method"])(scope, receive, send)
             return
-        if path in self.public_paths or self._guard_public is not None and self._guard_public(path):
+        if (path in self.public_paths or self._guard_public is not None and self._guard_public(path)
+                or self.exempt is not None and self.exempt(scope)):
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+            scope[GUARD_KEY] = self.guard  # so @requires under a public path can authenticate
             await self.app(scope, receive, send)
             return
         requirement = self.requirement
@@ -127,6 +139,21 @@ class GuardMiddleware:
         scope["auth"] = credentials
         scope[GUARD_KEY] = self.guard
         await self.app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``preload``: fetch every issuer's keys at startup; fail the startup when any are missing."""
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                preload(await self.guard.aready())
+            except ConfigurationError as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})  # the server exits
+                return
+        replay: list[Message] = [message]
+
+        async def first_then_rest() -> Message:
+            return replay.pop() if replay else await receive()
+        await self.app(scope, first_then_rest, send)
 
 
 async def authenticate_scope(guard: Guard, scope: Scope, requirement: Requirement | None = None) -> Principal:
@@ -151,13 +178,46 @@ def _connection(args: Sequence[Any], kwargs: dict[str, Any]) -> HTTPConnection:
     raise TypeError("@requires needs a Request or WebSocket argument")
 
 
-def _check(conn: HTTPConnection, requirement: Requirement) -> AuthError | None:
-    principal = conn.scope.get(PRINCIPAL_KEY)
+def _guard_of(conn: HTTPConnection) -> Guard:
+    """The guard GuardMiddleware left in the scope; without one, a configuration error naming the fix."""
     guard = conn.scope.get(GUARD_KEY)
-    if not isinstance(principal, Principal) or not isinstance(guard, Guard):
-        return MissingToken("route requires a principal but none was authenticated")
+    if not isinstance(guard, Guard):  # not the caller's fault: never a 401 that blames the token
+        raise ConfigurationError("GuardMiddleware", f"@requires on {conn.scope.get('path')} needs GuardMiddleware "
+                                 "in front of the app: app.add_middleware(GuardMiddleware, guard=guard) "
+                                 "or Starlette(middleware=[Middleware(GuardMiddleware, guard=guard)])")
+    return guard
+
+
+def _attach(scope: Scope, principal: Principal) -> None:
+    scope["user"] = scope[PRINCIPAL_KEY] = principal
+    scope["auth"] = AuthCredentials(sorted(principal.scopes))
+
+
+async def _acheck(conn: HTTPConnection, requirement: Requirement) -> AuthError | None:
+    guard, bound = _guard_of(conn), requirement.resolve(conn)  # a callable resource sees the Request
+    principal = conn.scope.get(PRINCIPAL_KEY)
     try:
-        guard.authorize(principal, requirement.resolve(conn))  # a callable resource sees the Request
+        if isinstance(principal, Principal):
+            guard.authorize(principal, bound)
+        else:  # a public path: the route still wants a token, so authenticate here (with its challenge)
+            _attach(conn.scope, await authenticate_scope(guard, conn.scope, bound))
+    except AuthError as exc:
+        return exc
+    return None
+
+
+def _check(conn: HTTPConnection, requirement: Requirement) -> AuthError | None:
+    """:func:`_acheck` for sync endpoints (Starlette runs them in a worker thread: blocking is fine)."""
+    guard, bound = _guard_of(conn), requirement.resolve(conn)
+    principal = conn.scope.get(PRINCIPAL_KEY)
+    try:
+        if isinstance(principal, Principal):
+            guard.authorize(principal, bound)
+        else:
+            scope = conn.scope
+            _attach(scope, guard.authenticate_sync(_authorization_values(scope), bound,
+                                                   query_tokens=_query_tokens(scope), path=scope["path"],
+                                                   **scope_kwargs(guard, scope, bound)))
     except AuthError as exc:
         return exc
     return None
@@ -182,7 +242,7 @@ def requires(*, policy: Policy | None = None, scopes: Iterable[str] | str = (),
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 conn = _connection(args, kwargs)
-                error = _check(conn, requirement)
+                error = await _acheck(conn, requirement)
                 if error is None:
                     return await func(*args, **kwargs)
                 if isinstance(conn, WebSocket):

@@ -29,6 +29,7 @@ from .delegation import DelegationPolicy
 from .diagnose import log_refusal
 from .errors import (AuthError, DisallowedAlgorithm, InvalidToken, ServiceUnavailable, TokenTooLarge, UnknownIssuer)
 from .policy import Requirement
+from .readiness import Readiness, acheck_keys, check_keys
 from .principal import Principal
 from .resource_metadata import ResourceMetadata
 from .sources.cache import shared_cache_for
@@ -600,3 +601,14 @@ class Guard:
             if path == public or (public.endswith("/*") and path.startswith(public[:-1])):
                 return True
         return False
+
+    def ready(self) -> Readiness:
+        """Blocking: fetch every issuer's keys (and discovery, introspection metadata); report what is missing.
+
+        Cached, fresh keys cost no I/O, so a readiness probe can call this on every request.
+        """
+        return check_keys(self._sources, self._introspector, self.config, self.clock())
+
+    async def aready(self) -> Readiness:
+        """Async twin of :meth:`ready`."""
+        return await acheck_keys(self._sources, self._introspector, self.config, self.clock())

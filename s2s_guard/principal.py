@@ -12,6 +12,8 @@ from typing import Literal
 
 from starlette.authentication import BaseUser
 
+from .errors import InsufficientScope
+
 __all__ = ["AppPrincipal", "Policy", "Principal", "UserPrincipal", "POLICIES"]
 
 Policy = Literal["app-only", "user+app", "user-only"]
@@ -118,6 +120,33 @@ class Principal(BaseUser):
         if self.user is None:
             return "app-only"
         return "user+app" if self.app is not None else "user-only"
+
+    @property
+    def app_id(self) -> str | None:
+        """The calling app's client id, or ``None`` for a user-only token (typed: no narrowing needed)."""
+        return None if self.app is None else self.app.client_id
+
+    @property
+    def user_id(self) -> str | None:
+        """The user's id, or ``None`` for an app-only token."""
+        return None if self.user is None else self.user.id
+
+    def require_app(self) -> AppPrincipal:
+        """The app, narrowed for type checkers: ``caller.require_app().client_id``.
+
+        Behind an ``app-only`` or ``user+app`` requirement the app is always there; if it is not
+        (a ``user-only`` route), this raises :class:`~s2s_guard.InsufficientScope` (403), which
+        every adapter renders, rather than an ``AttributeError`` (500).
+        """
+        if self.app is None:
+            raise InsufficientScope("policy: the token names no app")
+        return self.app
+
+    def require_user(self) -> UserPrincipal:
+        """The user, narrowed for type checkers; :class:`~s2s_guard.InsufficientScope` (403) for app-only tokens."""
+        if self.user is None:
+            raise InsufficientScope("policy: the token names no user")
+        return self.user
 
     @property
     def is_authenticated(self) -> bool:

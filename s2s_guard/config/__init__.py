@@ -31,6 +31,7 @@ from .binding import BINDING_MODES, DPOP_ALGORITHMS, DPoPConfig, TrustedProxyCon
 from .cache import CacheConfig
 from .delegation import DelegationConfig, delegation_from
 from .introspection import IntrospectionConfig
+from .openapi import OpenAPIConfig
 from .issuers import IssuerConfig
 from .load import GuardConfig, load_config
 from .resource_metadata import ResourceMetadataConfig, resource_metadata_from, with_dpop_algorithms
@@ -47,6 +48,6 @@ from .values import _strings as _strings, _table as _table, _unknown as _unknown
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "BINDING_MODES", "CacheConfig", "DPOP_ALGORITHMS", "DPoPConfig",
            "DelegationConfig", "GuardConfig", "HMAC_ALGORITHMS", "IntrospectionConfig", "IssuerConfig",
-           "MIN_SECRET_BYTES", "ResourceMetadataConfig", "SUPPORTED_ALGORITHMS", "TelemetryConfig",
+           "MIN_SECRET_BYTES", "OpenAPIConfig", "ResourceMetadataConfig", "SUPPORTED_ALGORITHMS", "TelemetryConfig",
            "TrustedProxyConfig", "binding_mode", "check_secret_floor", "delegation_from", "load_config",
            "redact_url", "resource_metadata_from", "with_dpop_algorithms"]

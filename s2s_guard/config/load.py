@@ -23,11 +23,12 @@ from .cache import CacheConfig, _cache_from
 from .delegation import DelegationConfig, delegation_from
 from .grants import _grants_from
 from .introspection import IntrospectionConfig, _introspection_from
+from .openapi import OpenAPIConfig, openapi_from
 from .issuers import IssuerConfig, _build_issuer, _check_https, _check_unique, _check_unique_names
 from .registry import resolve_issuer_uris
 from .resource_metadata import ResourceMetadataConfig, resource_metadata_from, with_dpop_algorithms
 from .telemetry import TelemetryConfig, _telemetry_from
-from .values import _integer, _number, _strings, _unknown
+from .values import _bool, _integer, _number, _strings, _unknown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +55,10 @@ class GuardConfig:
     trusted_proxy: TrustedProxyConfig = field(default_factory=TrustedProxyConfig)
     #: The audit log and OpenTelemetry (``[telemetry]``).
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    #: Fetch every issuer's keys at start-up and fail it when they cannot be had (``preload``).
+    preload: bool = False
+    #: The OAuth 2.0 client-credentials flow FastAPI's OpenAPI document offers (``[openapi]``).
+    openapi: OpenAPIConfig | None = None
 
     def issuer_by_iss(self) -> dict[str, IssuerConfig]:
         """Map exact ``iss`` strings to their issuer configuration."""
@@ -62,7 +67,7 @@ class GuardConfig:
 
 _TOP_KEYS = {"audience", "issuers", "leeway", "public_paths", "realm", "max_token_bytes",
              "allow_query_token", "introspection", "cache", "grants", "resource_metadata",
-             "delegation", "dpop", "trusted_proxy", "telemetry", "issuer_uri"}
+             "delegation", "dpop", "trusted_proxy", "telemetry", "issuer_uri", "preload", "openapi"}
 
 
 def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig) -> GuardConfig:
@@ -131,6 +136,8 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         dpop=dpop,
         trusted_proxy=_trusted_proxy_from(raw.get("trusted_proxy", {})),
         telemetry=_telemetry_from(raw.get("telemetry", {})),
+        preload=_bool(raw, "preload", ""),
+        openapi=openapi_from(raw),
     )
 
 

@@ -6,6 +6,8 @@ middleware: every request except the configured ``public_paths`` needs a valid t
 unknown paths are refused before URL resolution (no route oracle). Sync requests use
 :meth:`~s2s_guard.Guard.authenticate_sync`, async ones ``await`` :meth:`~s2s_guard.Guard.authenticate`.
 ``request.user`` is left to Django's auth unless ``settings.S2S_GUARD_SET_USER = True``.
+With ``preload = true`` in the configuration the middleware fetches every issuer's keys when
+Django loads it (at start-up) and raises :class:`~s2s_guard.ConfigurationError` without them.
 """
 # mypy: disable-error-code="import-untyped"
 
@@ -24,6 +26,7 @@ from ..errors import AuthError, ConfigurationError
 from ..guard import Guard
 from ..policy import Requirement
 from ..principal import Policy, Principal
+from ..readiness import preload
 from ..sender import SenderKwargs, environ_sender, wanted
 from . import bind_requirement, make_requirement
 
@@ -109,6 +112,8 @@ class GuardMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self.guard = get_guard()  # fail at start-up on a bad configuration
+        if self.guard.config.preload:  # and without keys, when asked to fetch them now
+            preload(self.guard.ready())
         metadata = self.guard.resource_metadata  # RFC 9728: answered here, before authentication
         self._metadata_path = None if metadata is None else metadata.path
         self.async_mode = iscoroutinefunction(get_response)

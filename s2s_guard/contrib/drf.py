@@ -22,9 +22,12 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Mapping
+from html import escape
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponse
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
@@ -41,7 +44,7 @@ from . import bind_requirement
 from .django import _credentials, get_guard, get_principal, sender_kwargs
 
 __all__ = ["AppOnly", "BearerAuthentication", "BearerError", "HasRight", "HasScopes",
-           "UserAndApp", "UserOnly", "exception_handler"]
+           "UserAndApp", "UserOnly", "exception_handler", "html_response"]
 
 
 class BearerError(APIException):
@@ -58,10 +61,43 @@ class BearerError(APIException):
         self.wait = error.retry_after
 
 
-def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
-    """DRF's handler, then every header of our refusals: ``DPoP-Nonce`` (RFC 9449 §9), ``Cache-Control``."""
+def _templates_missing(request: Any) -> bool:
+    """Whether HTML was negotiated (RFC 9110 §12.5.1) but the renderer's template cannot be loaded."""
+    renderer = getattr(request, "accepted_renderer", None)
+    template = getattr(renderer, "template", None) or getattr(renderer, "template_name", None)
+    if getattr(renderer, "media_type", None) != "text/html" or not isinstance(template, str):
+        return False
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    try:
+        get_template(template)
+    except (TemplateDoesNotExist, ImproperlyConfigured):
+        return True
+    return False
+
+
+def html_response(error: AuthError, method: str | None = "GET") -> HttpResponse:
+    """A refusal as a small HTML page (no template needed), with the status and every challenge header."""
+    phrase = HTTPStatus(error.status_code).phrase
+    page = (f"<!doctype html><html><head><title>{error.status_code} {phrase}</title></head><body>"
+            f"<h1>{error.status_code} {phrase}</h1><p>{escape(error.description or '')}</p></body></html>").encode()
+    body = b"" if method == "HEAD" else page  # RFC 9110 §9.3.2
+    return HttpResponse(body, status=error.status_code, headers=error.headers,
+                        content_type="text/html; charset=utf-8")
+
+
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | HttpResponse | None:
+    """DRF's handler, then every header of our refusals: ``DPoP-Nonce`` (RFC 9449 §9), ``Cache-Control``.
+
+    Refusals follow DRF's content negotiation: a browser gets the browsable API's HTML page, or,
+    when HTML was negotiated but its templates are not configured, :func:`html_response`
+    (never a 500 from the renderer); API clients get the RFC 6750 JSON body.
+    """
     from rest_framework.views import exception_handler as drf_handler  # reads settings on import
 
+    if isinstance(exc, BearerError) and _templates_missing(context.get("request")):
+        return html_response(exc.error, getattr(context.get("request"), "method", "GET"))
     response: Response | None = drf_handler(exc, context)
     if response is not None and isinstance(exc, BearerError):
         for name, value in exc.error.headers.items():

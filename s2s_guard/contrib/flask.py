@@ -5,6 +5,8 @@ a TOML/JSON path or a :class:`~s2s_guard.GuardConfig`). Requests go through the 
 (:meth:`~s2s_guard.Guard.authenticate_sync`): no event loop per request. With
 ``S2S_GUARD_DENY_BY_DEFAULT`` (true unless set false) every request except the configured
 ``public_paths`` and ``@guard.exempt`` views needs a valid token, as with the ASGI middleware.
+With ``preload = true`` in the configuration, ``init_app`` fetches every issuer's keys and raises
+:class:`~s2s_guard.ConfigurationError` when any cannot be had.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..errors import AuthError, ConfigurationError
 from ..guard import Guard as CoreGuard
 from ..policy import Requirement
 from ..principal import Policy, Principal
+from ..readiness import preload
 from ..sender import environ_kwargs
 from . import bind_requirement, make_requirement
 
@@ -110,6 +113,8 @@ class Guard:
             raise ConfigurationError("S2S_GUARD", "set app.config['S2S_GUARD'] to a mapping "
                                                   "or a TOML/JSON path (same schema as s2s_guard.toml)")
         guard = source if isinstance(source, CoreGuard) else CoreGuard.from_config(source)
+        if guard.config.preload:  # fetch every issuer's keys now; refuse to start without them
+            preload(guard.ready())
         deny = app.config.get("S2S_GUARD_DENY_BY_DEFAULT", True)
         metadata_path = None if guard.resource_metadata is None else guard.resource_metadata.path
         app.extensions[EXTENSION_KEY] = _State(guard=guard, deny_by_default=bool(deny),
