@@ -45,7 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # The guard, an orchestrator over the pipeline stages, and what it builds at start-up.
     # Diagnostics: the startup summary and the explanation of a refusal, for a person, from the guard's view.
     ("guard", ("s2s_guard.guard", "s2s_guard.pipeline*", "s2s_guard.binding", "s2s_guard.resource_metadata",
-               "s2s_guard.summary", "s2s_guard.explain", "s2s_guard.diagnose")),
+               "s2s_guard.summary", "s2s_guard.explain", "s2s_guard.diagnose", "s2s_guard.readiness")),
     # Framework adapters: translate a request for the guard and its answer back, nothing more.
     ("adapters", ("s2s_guard.asgi", "s2s_guard.wsgi", "s2s_guard.sender", "s2s_guard.contrib",
                   "s2s_guard.contrib.*")),
