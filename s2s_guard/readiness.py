@@ -114,39 +114,47 @@ def _introspection_problems(introspector: Introspector | None, issuer: IssuerCon
     return []
 
 
+def _issuer_readiness(issuer: IssuerConfig, source: KeySource, error: ServiceUnavailable | None,
+                      introspector: Introspector | None, metadata: Metadata | None) -> IssuerReadiness:
+    """What one issuer lacks, from what its key fetch and discovery gave (no I/O)."""
+    problems = _key_problems(source, error) + _introspection_problems(introspector, issuer, metadata)
+    return IssuerReadiness(name=_name(issuer), issuer=issuer.issuer, problems=tuple(problems))
+
+
+def _keys_sync(source: KeySource, now: float) -> ServiceUnavailable | None:
+    try:
+        source.keys_sync({}, now)  # an empty header: fetch when empty or stale, else no I/O
+    except ServiceUnavailable as exc:
+        return exc
+    return None
+
+
+async def _akeys(source: KeySource, now: float) -> ServiceUnavailable | None:
+    try:
+        await source.akeys({}, now)
+    except ServiceUnavailable as exc:
+        return exc
+    return None
+
+
 def check_keys(sources: Mapping[str, KeySource], introspector: Introspector | None, config: GuardConfig,
                now: float) -> Readiness:
     """Blocking: fetch what each issuer of ``config`` needs through ``sources``; report what is missing."""
-    found = []
-    for issuer in config.issuers:
-        source = sources[issuer.issuer]
-        error = None
-        try:
-            source.keys_sync({}, now)  # an empty header: fetch when empty or stale, else no I/O
-        except ServiceUnavailable as exc:
-            error = exc
-        problems = _key_problems(source, error)
-        metadata = _discovered(introspector, issuer, now)
-        problems += _introspection_problems(introspector, issuer, metadata)
-        found.append(IssuerReadiness(name=_name(issuer), issuer=issuer.issuer, problems=tuple(problems)))
-    return _logged(Readiness(issuers=tuple(found)))
+    return _logged(Readiness(issuers=tuple(
+        _issuer_readiness(issuer, sources[issuer.issuer], _keys_sync(sources[issuer.issuer], now), introspector,
+                          _discovered(introspector, issuer, now))
+        for issuer in config.issuers)))
 
 
 async def acheck_keys(sources: Mapping[str, KeySource], introspector: Introspector | None, config: GuardConfig,
                       now: float) -> Readiness:
-    """Async twin of :func:`check_keys`."""
+    """Async twin of :func:`check_keys`: the same per-issuer report, the fetches awaited."""
     found = []
     for issuer in config.issuers:
         source = sources[issuer.issuer]
-        error = None
-        try:
-            await source.akeys({}, now)
-        except ServiceUnavailable as exc:
-            error = exc
-        problems = _key_problems(source, error)
-        metadata = await _adiscovered(introspector, issuer, now)
-        problems += _introspection_problems(introspector, issuer, metadata)
-        found.append(IssuerReadiness(name=_name(issuer), issuer=issuer.issuer, problems=tuple(problems)))
+        error = await _akeys(source, now)
+        found.append(_issuer_readiness(issuer, source, error, introspector,
+                                       await _adiscovered(introspector, issuer, now)))
     return _logged(Readiness(issuers=tuple(found)))
 
 
