@@ -18,7 +18,7 @@ from ..core.jws import CompactJWS, parse_compact
 from ..core.jwt import check_header, issuer_of
 from ..core.profiles import Profile, profile_for
 from ..core.sharepoint import unwrap_outer
-from ..errors import AuthError, DisallowedAlgorithm, InvalidToken, TokenTooLarge, UnknownIssuer
+from ..errors import DisallowedAlgorithm, InvalidToken, TokenTooLarge, UnknownIssuer
 
 __all__ = ["Authorization", "Routed", "Router", "headers_of", "plain_bearer", "token_sha256"]
 
@@ -52,6 +52,11 @@ def plain_bearer(authorization: Authorization, query_tokens: Sequence[str]) -> t
     token = header[7:]
     raw = token.encode("ascii", "replace")  # non-ASCII becomes "?", never in a token
     return token, raw, _sha256(raw).hexdigest()
+
+
+def _name_token(exc: InvalidToken, sha: str) -> None:
+    """Name the refused token in the log detail, by its hash (never the token)."""
+    exc.detail = f"{exc.detail} (token sha256 {sha[:16]})"
 
 
 class Routed(NamedTuple):
@@ -92,10 +97,17 @@ class Router:
         """A JWT from a configured issuer is validated locally (:class:`Routed`); any other token,
         or one whose issuer says ``validation = "introspect"``, is introspected (``None``)."""
         try:
-            routed = self._route_jws(parse_compact(token, self.config.max_token_bytes), sha)
+            jws = parse_compact(token, self.config.max_token_bytes)
+        except InvalidToken as exc:  # not a JWT: an opaque token, for introspection if there is one
+            if not self.introspects or isinstance(exc, TokenTooLarge):
+                _name_token(exc, sha)
+                raise
+            return None
+        try:
+            routed = self._route_jws(jws, sha)
         except InvalidToken as exc:
-            if not self.introspects or isinstance(exc, TokenTooLarge) or not self._introspectable(token):
-                exc.detail = f"{exc.detail} (token sha256 {sha[:16]})"
+            if not self.introspects or isinstance(exc, TokenTooLarge) or not self._introspectable(jws.payload):
+                _name_token(exc, sha)
                 raise
             return None
         if self.introspects and routed.issuer.validation == "introspect":
@@ -129,12 +141,8 @@ class Router:
                 return template
         return None
 
-    def _introspectable(self, token: str) -> bool:
-        """Whether a token refused by local validation is one for the introspection endpoint."""
-        try:
-            payload = parse_compact(token, self.config.max_token_bytes).payload
-        except AuthError:
-            return True  # not a JWT: an opaque token
+    def _introspectable(self, payload: Mapping[str, Any]) -> bool:
+        """Whether a JWT refused by local validation is one for the introspection endpoint."""
         iss = payload.get("iss")
         if not isinstance(iss, str):
             return True  # a JWT-shaped token naming no issuer: only the server can tell
