@@ -68,6 +68,7 @@ class Guard(Pipeline):
         #: Whether an issuer binds tokens (adapters then pass method, URL, proofs and certificate).
         self.sender_constrained = self._binding.active
         self._checks = Checks(config, self._router, self._binding)
+        self._finish = self._checks.jwt
         #: Shared verified/introspection records live under a digest of the validation configuration.
         namespace = namespace_for(config) if self._shared is not None else ""
         self._verified = VerifiedTokens(config.cache, self._shared, self._checks.rebuild, namespace=namespace)
@@ -106,7 +107,7 @@ class Guard(Pipeline):
         ``path`` (the request path) only labels the decision in the audit log and telemetry.
         """
         watch, now = self._observer.start(path, authorization, query_tokens), self.clock()
-        hit = None if watch is not None else self._hit(authorization, requirement, query_tokens, now)
+        hit = self._hit(authorization, requirement, query_tokens, now) if self._warm and watch is None else None
         return hit if hit is not None else await arun(self._decide(
             authorization, requirement, query_tokens, (dpop_proof, method, url, client_cert), now, watch))
 
@@ -116,7 +117,7 @@ class Guard(Pipeline):
                           client_cert: str | bytes | None = None, path: str = "") -> Principal:
         """Blocking twin of :meth:`authenticate` for WSGI and scripts (no event loop)."""
         watch, now = self._observer.start(path, authorization, query_tokens), self.clock()
-        hit = None if watch is not None else self._hit(authorization, requirement, query_tokens, now)
+        hit = self._hit(authorization, requirement, query_tokens, now) if self._warm and watch is None else None
         return hit if hit is not None else run(self._decide(
             authorization, requirement, query_tokens, (dpop_proof, method, url, client_cert), now, watch))
 

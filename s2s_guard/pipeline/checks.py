@@ -56,14 +56,16 @@ class Checks:
         verify_jws(routed.jws, routed.alg, keys)
         profile = self.router.profile(issuer)
         iss = routed.iss or issuer.issuer
+        audiences = issuer.audience if issuer.audience is not None else self.router.audiences
         claims = profile.validate(routed.jws.payload, outer=routed.outer, issuer=iss,
-                                  audiences=self.router.audiences_of(issuer), leeway=self.leeway, now=now)
+                                  audiences=audiences, leeway=self.leeway, now=now)
         principal = profile.principal(claims, issuer=iss, issuer_name=issuer.name, token_sha256=routed.sha256)
         if routed.alg[:2] == "ES":  # revocations must name both spellings (a wrapped actor token's too)
             _twin(principal, ecdsa_twin_sha256(routed.alg, routed.jws.signing_input, routed.jws.signature))
         if routed.outer is not None:
             _actor(principal, hashlib.sha256(routed.outer["actortoken"].encode()).hexdigest())
-        self._delegate(principal)
+        if self.delegation is not None:
+            self.delegation.check(principal)  # RFC 8693: global and issuer rules, before caching
         return principal
 
     def expires_at(self, principal: Principal, now: float) -> float:
@@ -99,7 +101,7 @@ class Checks:
         issuer = self.router.issuers[str(self.config.introspection.issuer)]
         iss = self._introspected_iss(claims, issuer)
         return introspected_principal(
-            claims, profile=self.router.profile(issuer), audiences=self.router.audiences_of(issuer), issuer=iss,
+            claims, profile=self.router.profile(issuer), audiences=self.router.audiences_for(issuer), issuer=iss,
             issuer_name=issuer.name, token_sha256=sha, leeway=self.leeway, now=now)
 
     def _introspected_iss(self, claims: Mapping[str, Any], issuer: IssuerConfig) -> str:
@@ -148,7 +150,7 @@ class Checks:
         actor = claims.get("actortoken")  # SharePoint user+app: the signed actor inside the outer claims
         signed, outer = (actor, {k: v for k, v in claims.items() if k != "actortoken"}) \
             if isinstance(actor, Mapping) else (claims, None)
-        issuer = self.router.issuer_for(iss, signed)
+        issuer = self.router.issuers.get(iss) or self.router.template_for(iss, signed)
         if issuer is None:  # RFC 8725 §3.8: an issuer this configuration trusts (Entra templates filled)
             raise UnknownIssuer("iss is not a configured issuer")
         if self.router.introspects and issuer.validation == "introspect":
@@ -156,6 +158,6 @@ class Checks:
         profile = self.router.profile(issuer)
         if outer is not None and not profile.unsigned_outer:
             raise DisallowedAlgorithm("alg none is accepted only around a high-trust actor token")
-        checked = profile.validate(signed, outer=outer, issuer=iss, audiences=self.router.audiences_of(issuer),
+        checked = profile.validate(signed, outer=outer, issuer=iss, audiences=self.router.audiences_for(issuer),
                                    leeway=self.leeway, now=now)
         return profile.principal(checked, issuer=iss, issuer_name=issuer.name, token_sha256=sha)

@@ -64,6 +64,8 @@ class Pipeline:
     sender_constrained: bool
     _router: Router
     _checks: Checks
+    #: The cold path's cryptography, :meth:`.Checks.jwt`: one call per signature checked.
+    _finish: Callable[[Routed, KeySet, float], Principal]
     _sources: dict[str, KeySource]
     _shared: SharedCache | None
     _verified: VerifiedTokens
@@ -78,8 +80,9 @@ class Pipeline:
 
     def _hit(self, authorization: Authorization, requirement: Requirement | None,
              query_tokens: Sequence[str], now: float) -> Principal | None:
-        """A plain Bearer token already verified in memory, when no I/O is due (``None``: run the flow)."""
-        if self.sender_constrained or not self._warm or requirement is not None and requirement.dpop is not None:
+        """A plain Bearer token already verified in memory, when no I/O is due (``None``: run the flow);
+        the guard asks only while the memory cache holds something."""
+        if self.sender_constrained or requirement is not None and requirement.dpop is not None:
             return None
         plain = plain_bearer(authorization, query_tokens)
         if plain is None or self._shared is not None and self._verified.refresh_due(now):
@@ -177,10 +180,6 @@ class Pipeline:
             yield (lambda: verified.put_sync(principal, expires, now, introspected=introspected),
                    lambda: verified.aput(principal, expires, now, introspected=introspected), ())
         return principal
-
-    def _finish(self, routed: Routed, keys: KeySet, now: float) -> Principal:
-        """The cold path's cryptography: one call per signature checked (see :meth:`.Checks.jwt`)."""
-        return self._checks.jwt(routed, keys, now)
 
     # -- checks made on every request, cached or not --------------------------------------------
 

@@ -121,7 +121,7 @@ class Router:
             # RFC 8725 §3.1: never alone; only as SharePoint's wrapper around a signed actor token.
             jws, outer = unwrap_outer(jws, self.config.max_token_bytes)
         iss = issuer_of(jws)
-        issuer = self.issuer_for(iss, jws.payload)
+        issuer = self.issuers.get(iss) or self.template_for(iss, jws.payload)
         if issuer is None:
             raise UnknownIssuer("iss is not a configured issuer")
         profile = self.profile(issuer)
@@ -131,11 +131,9 @@ class Router:
         profile.check_header(jws.header)
         return Routed(jws, issuer, alg, sha, iss, outer)
 
-    def issuer_for(self, iss: str, payload: Mapping[str, Any]) -> IssuerConfig | None:
-        """RFC 8725 §3.8: the configured issuer of ``iss`` (exact, then an Entra template filled from ``tid``)."""
-        issuer = self.issuers.get(iss)
-        if issuer is not None:
-            return issuer
+    def template_for(self, iss: str, payload: Mapping[str, Any]) -> IssuerConfig | None:
+        """RFC 8725 §3.8: the Entra ``{tenantid}`` template ``iss`` fills (from ``tid``), when no
+        issuer is configured with exactly that ``iss`` (look in :attr:`issuers` first)."""
         for template in self._templates:
             if self.profile(template).issuer_matches(iss, payload):
                 return template
@@ -147,7 +145,7 @@ class Router:
         if not isinstance(iss, str):
             return True  # a JWT-shaped token naming no issuer: only the server can tell
         # A JWT from an unknown issuer keeps its local error: it is not sent to a third party.
-        issuer = self.issuer_for(iss, payload)
+        issuer = self.issuers.get(iss) or self.template_for(iss, payload)
         return issuer is not None and issuer.validation == "introspect"
 
     def profile(self, issuer: IssuerConfig) -> Profile:
@@ -157,6 +155,6 @@ class Router:
             profile = self._profiles[issuer.issuer] = profile_for(issuer)
         return profile
 
-    def audiences_of(self, issuer: IssuerConfig) -> Collection[str]:
+    def audiences_for(self, issuer: IssuerConfig) -> Collection[str]:
         """RFC 7519 §4.1.3: the audiences an issuer's tokens must name."""
         return issuer.audience if issuer.audience is not None else self.audiences
