@@ -52,10 +52,6 @@ class Guard(Pipeline):
         #: ``user_permissions(user, resource) -> right or None``; without it no user holds a right.
         self.user_permissions = user_permissions
         self.realm = config.realm or config.audience[0]
-        #: RFC 9728: the document every adapter serves at its path (``None``: not configured).
-        self.resource_metadata = None if config.resource_metadata is None else ResourceMetadata(
-            config.resource_metadata, now=clock())
-        self._metadata_url = None if self.resource_metadata is None else self.resource_metadata.url
         self._router = Router(config)
         self._sources = {issuer.issuer: key_source_for(issuer, f"issuers[{i}].")
                          for i, issuer in enumerate(config.issuers)}
@@ -74,6 +70,10 @@ class Guard(Pipeline):
         self._verified = VerifiedTokens(config.cache, self._shared, self._checks.rebuild, namespace=namespace)
         self._warm = self._verified.memory.entries if config.cache.verified else {}
         self._introspector = self._make_introspector(namespace)
+        #: RFC 9728: the document every adapter serves at its path (``None``: not configured).
+        self.resource_metadata = None if config.resource_metadata is None else ResourceMetadata(
+            config.resource_metadata, now=clock())
+        self._metadata_url = None if self.resource_metadata is None else self.resource_metadata.url
         #: ``[telemetry]`` plus the application's own, told of every decision (no telemetry: nobody is).
         self._observer = observer_for(telemetry_for(config.telemetry, telemetry), config,
                                       self._sources, self._introspector)
