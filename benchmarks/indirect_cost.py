@@ -1,7 +1,7 @@
 """Where the cold path's time goes, in place: s2s_guard vs the floor, with and without the app.
 
 Run: ``.venv/bin/python benchmarks/indirect_cost.py``. Not a test. The signature check is
-stubbed out for the "no verify" rows (``s2s_guard.guard.verify_jws``), and each middleware runs
+stubbed out for the "no verify" rows (``s2s_guard.pipeline.checks.verify_jws``), and each middleware runs
 in front of the bench's Starlette app and in front of a no-op ASGI app, so the table separates
 the middleware's own work from what it does to the speed of the app behind it (cache effects).
 Same ``measure()`` as bench.py: interleaved rounds, best round kept.
@@ -18,7 +18,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 
-import s2s_guard.guard as guard_module  # noqa: E402
+import s2s_guard.pipeline.checks as checks_module  # noqa: E402
 from s2s_guard import Guard, GuardMiddleware  # noqa: E402
 
 
@@ -44,7 +44,7 @@ async def main() -> None:
     rows: dict[str, float] = {}
     for stub in (False, True):
         if stub:
-            guard_module.verify_jws = lambda *args: None  # type: ignore[assignment]
+            checks_module.verify_jws = lambda *args: None  # type: ignore[assignment]
         guard = Guard.from_config(bench.guard_config(jwks, verified=False))
         suffix = " (no verify)" if stub else ""
         contenders = [

@@ -19,7 +19,7 @@ from .policy import Requirement
 from .principal import Principal
 
 if TYPE_CHECKING:
-    from .guard import Guard
+    from .pipeline import Pipeline as Guard  # what is read: config, clock, _sources (a Guard is one)
 
 __all__ = ["explain_refusal", "known_key_ids", "log_refusal", "unverified"]
 

@@ -54,15 +54,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "s2s_guard.testing", "s2s_guard.testing.*")),
 )
 
-#: Upward imports tolerated for now, each with its reason. Nothing else may point up.
-KNOWN_UNTIL_PIPELINE = {
-    # telemetry/instrument.py wraps a Guard's methods at run time (and names Guard for its types);
-    # the pipeline branch replaces that with an observer the guard calls. The lead removes this
-    # entry when that branch merges (test_known_exceptions_are_still_real then fails as a reminder).
-    ("s2s_guard.telemetry.instrument", "s2s_guard.guard"),
-}
-
-
 @dataclass(frozen=True)
 class Import:
     """One import statement's edge: who imports what, where, and whether it runs."""
@@ -205,7 +196,7 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_no_import_cycles() -> None:
-    runtime = [e for e in GRAPH if e.runtime and (e.source, e.target) not in KNOWN_UNTIL_PIPELINE]
+    runtime = [e for e in GRAPH if e.runtime]
     found = cycles(runtime)
     assert not found, "\n".join(_cycle_report(c, runtime) for c in found)
 
@@ -213,8 +204,7 @@ def test_no_import_cycles() -> None:
 def test_imports_point_down() -> None:
     upward = {_where(e) + f": {LAYERS[layer_of(e.source) or 0][0]} imports {LAYERS[layer_of(e.target) or 0][0]}"
               for e in GRAPH
-              if (layer_of(e.target) or 0) > (layer_of(e.source) or 0)
-              and (e.source, e.target) not in KNOWN_UNTIL_PIPELINE}
+              if (layer_of(e.target) or 0) > (layer_of(e.source) or 0)}
     assert not upward, "imports from a higher layer:\n  " + "\n  ".join(sorted(upward))
 
 
@@ -232,12 +222,6 @@ def test_config_imports_no_profile_and_no_source() -> None:
            and not e.target.startswith(("s2s_guard.config", "s2s_guard.errors", "s2s_guard.grants",
                                         "s2s_guard.core.urls", "s2s_guard.principal"))}
     assert not bad, sorted(bad)
-
-
-def test_known_exceptions_are_still_real() -> None:
-    edges = {(e.source, e.target) for e in GRAPH}
-    gone = KNOWN_UNTIL_PIPELINE - edges
-    assert not gone, f"remove these from KNOWN_UNTIL_PIPELINE, they no longer exist: {sorted(gone)}"
 
 
 def test_the_graph_sees_lazy_relative_and_type_only_imports(tmp_path: Path) -> None:
@@ -273,7 +257,6 @@ def test_benchmarks_have_no_import_cycle() -> None:
 
 #: Modules allowed above :data:`MAX_LINES`, each with its reason (its docstring should say it too).
 LONG_MODULES = {
-    "guard.py": "being split by the pipeline branch into an orchestrator (<= 250 lines) and pipeline stages",
     "errors.py": "the one exception tree its docstring draws, one short class per leaf",
 }
 MAX_LINES = 350

@@ -4,7 +4,7 @@ Configured by ``[telemetry]`` (``audit = true``, ``otel = false``, ``spans = tru
 ``show_pii = false``: user ids in the audit line) or passed
 as ``Guard(config, telemetry=...)`` (any :class:`Telemetry`, added to the configured ones).
 Importing this package never imports ``opentelemetry``: :class:`OpenTelemetry` is loaded on
-first use. With everything off, a guard is not instrumented at all (no per-request cost).
+first use. With everything off, the guard's pipeline keeps its no-op observer (one call per decision).
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from ..config import TelemetryConfig
 from ..errors import ConfigurationError
 from .audit import AUDIT_LOGGER, PII_HIDDEN, SHOW_PII_ENV, AuditLog, audit_fields, pii_shown
 from .base import Decision, Fanout, Telemetry
-from .instrument import instrument, note_principal, note_validation
+from .instrument import TelemetryObserver, observer_for
 
 if TYPE_CHECKING:
     from .otel import OpenTelemetry
 
 __all__ = ["AUDIT_LOGGER", "AuditLog", "Decision", "Fanout", "OpenTelemetry", "PII_HIDDEN", "SHOW_PII_ENV",
-           "Telemetry", "audit_fields", "instrument", "note_principal", "note_validation", "pii_shown",
-           "telemetry_for"]
+           "Telemetry", "TelemetryObserver", "audit_fields", "observer_for", "pii_shown", "telemetry_for"]
 
 
 def __getattr__(name: str) -> Any:

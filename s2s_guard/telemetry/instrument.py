@@ -1,65 +1,36 @@
-"""Per-guard instrumentation: when telemetry is on, one guard's deciding methods are wrapped.
+"""Telemetry as the pipeline's observer: each watched decision becomes one :class:`Decision`.
 
-:func:`instrument` replaces ``authenticate``, ``authenticate_sync``, ``lookup`` and
-``authorize`` on that one instance (the class is untouched), so a guard without telemetry
-runs exactly the code it always ran. Each wrapped call keeps a small record in a context
-variable that the guard fills through :func:`note_validation` and :func:`note_principal`.
+:func:`observer_for` wires a guard's key sources and introspector to a :class:`Telemetry` and
+returns the :class:`~s2s_guard.telemetry.observer.Observer` the guard's pipeline tells of each
+decision; with no telemetry it is the pipeline's no-op default. A call is watched only while
+``telemetry.enabled()`` says so at its start; its :class:`_Call` collects what the pipeline
+reports (routed issuer, principal) and emits the decision, the verified-cache lookup it implies
+and its span.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager
 
-from ..config import IssuerConfig
+from ..config import GuardConfig, IssuerConfig
 from ..errors import AuthError
+from .observer import Observer, Stage
 from ..principal import Principal
-from .base import Decision, Stage, Telemetry
+from .base import Decision, Telemetry
 
 if TYPE_CHECKING:
-    from ..guard import Guard
+    from ..sources.introspection import Introspector
 
-__all__ = ["instrument", "note_principal", "note_validation"]
-
-
-@dataclass(slots=True)
-class _Call:
-    """What one guard call learnt on its way: validated or cached, routed issuer, principal."""
-
-    started: float
-    path: str
-    fresh: bool = False
-    issuer: str | None = None
-    principal: Principal | None = None
-
-
-_CALL: ContextVar[_Call | None] = ContextVar("s2s_guard_telemetry_call", default=None)
-
-
-def note_validation(issuer: IssuerConfig | None) -> None:
-    """The guard is validating a token routed to ``issuer`` (``None``: introspected); a verified-cache miss."""
-    call = _CALL.get()
-    if call is not None:
-        call.fresh, call.issuer = True, issuer.name if issuer is not None else None
-
-
-def note_principal(principal: Principal) -> None:
-    """The guard is checking revocation and the requirement for ``principal``."""
-    call = _CALL.get()
-    if call is not None:
-        call.principal = principal
-
+__all__ = ["TelemetryObserver", "observer_for"]
 
 #: RFC 6750 §2.1 and RFC 9449 §7.1: the schemes that carry an access token.
 _TOKEN_SCHEMES = ("bearer", "dpop")
 
 
-def _token_sha(authorization: Any, query_tokens: Any = ()) -> str | None:
+def _token_sha(authorization: Any, query_tokens: Sequence[str] = ()) -> str | None:
     """12 hex digits of the SHA-256 of the Bearer or DPoP token a refused call carried (``None`` without one)."""
     value = authorization
     if isinstance(value, (list, tuple)):
@@ -75,144 +46,86 @@ def _token_sha(authorization: Any, query_tokens: Any = ()) -> str | None:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()[:12] if token else None
 
 
-class _Reporter:
-    """Turns a finished call into a :class:`Decision` and the verified-cache lookup it implies."""
+class TelemetryObserver(Observer):
+    """Watches every decision while ``telemetry.enabled()``; see :class:`_Call`."""
 
     def __init__(self, telemetry: Telemetry, verified_cache: bool, introspected_by: str | None) -> None:
         self.telemetry, self.verified_cache = telemetry, verified_cache
         self.introspected_by = introspected_by  # the issuer name of introspected tokens
+        self._enabled = telemetry.enabled
 
-    def issuer(self, call: _Call, principal: Principal | None) -> str | None:
+    def start(self, path: str, authorization: object = None, query_tokens: Sequence[str] = ()) -> _Call | None:
+        return _Call(self, path, authorization, query_tokens) if self._enabled() else None
+
+
+class _Call:
+    """One watched guard call: what it learnt on its way (validated or cached, issuer, principal)."""
+
+    __slots__ = ("observer", "path", "authorization", "query_tokens", "started", "started_ns", "fresh",
+                 "issuer", "principal")
+
+    def __init__(self, observer: TelemetryObserver, path: str, authorization: object,
+                 query_tokens: Sequence[str]) -> None:
+        self.observer, self.path = observer, path or ""
+        self.authorization, self.query_tokens = authorization, query_tokens
+        self.started, self.started_ns = time.perf_counter(), time.time_ns()
+        self.fresh = False
+        self.issuer: str | None = None
+        self.principal: Principal | None = None
+
+    def span(self) -> ContextManager[Any]:
+        return self.observer.telemetry.span(self.started_ns)
+
+    def validating(self, issuer: IssuerConfig | None) -> None:
+        self.fresh, self.issuer = True, issuer.name if issuer is not None else None
+
+    def checking(self, principal: Principal) -> None:
+        self.principal = principal
+
+    def _issuer(self, principal: Principal | None) -> str | None:
         """The configured issuer name a decision is reported under, once known."""
         if principal is not None and principal.issuer_name:
             return principal.issuer_name
-        return call.issuer or (self.introspected_by if call.fresh else None)
+        return self.issuer or (self.observer.introspected_by if self.fresh else None)
 
-    def accepted(self, call: _Call, principal: Principal, span: Any) -> None:
-        if self.verified_cache:
-            self.telemetry.cache_lookup("verified", not call.fresh)
+    def accepted(self, principal: Principal, span: Any = None) -> None:
+        telemetry = self.observer.telemetry
+        if self.observer.verified_cache:
+            telemetry.cache_lookup("verified", not self.fresh)
         app, user = principal.app, principal.user
-        self.telemetry.decision(Decision(
-            outcome="accepted", issuer=self.issuer(call, principal), cached=not call.fresh, path=call.path,
+        telemetry.decision(Decision(
+            outcome="accepted", issuer=self._issuer(principal), cached=not self.fresh, path=self.path,
             policy=principal.policy, app=app.client_id if app else None, user=user.id if user else None,
-            token_sha256=principal.token_sha256[:12] or None, duration=time.perf_counter() - call.started), span)
+            token_sha256=principal.token_sha256[:12] or None, duration=time.perf_counter() - self.started), span)
 
-    def refused(self, call: _Call, exc: AuthError, span: Any, sha: str | None,
-                stage: Stage = "authenticate") -> None:
-        principal = call.principal
-        cached = principal is not None and not call.fresh  # a cached principal refused on recheck
-        if self.verified_cache and stage == "authenticate" and (call.fresh or cached):
-            self.telemetry.cache_lookup("verified", cached)
+    def refused(self, error: AuthError, span: Any = None, *, stage: Stage = "authenticate") -> None:
+        telemetry, principal = self.observer.telemetry, self.principal
+        cached = principal is not None and not self.fresh  # a cached principal refused on recheck
+        if self.observer.verified_cache and stage == "authenticate" and (self.fresh or cached):
+            telemetry.cache_lookup("verified", cached)
         app, user = (principal.app, principal.user) if principal is not None else (None, None)
-        self.telemetry.decision(Decision(
-            outcome="refused", stage=stage, reason=exc.reason, status=exc.status_code,
-            issuer=self.issuer(call, principal), cached=cached, path=call.path,
+        telemetry.decision(Decision(
+            outcome="refused", stage=stage, reason=error.reason, status=error.status_code,
+            issuer=self._issuer(principal), cached=cached, path=self.path,
             policy=principal.policy if principal is not None else None,
             app=app.client_id if app else None, user=user.id if user else None,
-            token_sha256=(principal.token_sha256[:12] or None) if principal is not None else sha,
-            duration=time.perf_counter() - call.started), span)
+            token_sha256=(principal.token_sha256[:12] or None) if principal is not None
+            else _token_sha(self.authorization, self.query_tokens),
+            duration=time.perf_counter() - self.started), span)
 
 
-def _wrap_async(reporter: _Reporter, original: Callable[..., Awaitable[Principal]]) -> Callable[..., Any]:
-    telemetry, enabled = reporter.telemetry, reporter.telemetry.enabled
-
-    @functools.wraps(original)
-    async def authenticate(authorization: Any, requirement: Any = None, **kwargs: Any) -> Principal:
-        if not enabled():
-            return await original(authorization, requirement, **kwargs)
-        call = _Call(time.perf_counter(), kwargs.get("path") or "")
-        token = _CALL.set(call)
-        try:
-            with telemetry.span() as span:
-                try:
-                    principal = await original(authorization, requirement, **kwargs)
-                except AuthError as exc:
-                    reporter.refused(call, exc, span, _token_sha(authorization, kwargs.get("query_tokens")))
-                    raise
-                reporter.accepted(call, principal, span)
-                return principal
-        finally:
-            _CALL.reset(token)
-    return authenticate
-
-
-def _wrap_sync(reporter: _Reporter, original: Callable[..., Principal]) -> Callable[..., Any]:
-    telemetry, enabled = reporter.telemetry, reporter.telemetry.enabled
-
-    @functools.wraps(original)
-    def authenticate_sync(authorization: Any, requirement: Any = None, **kwargs: Any) -> Principal:
-        if not enabled():
-            return original(authorization, requirement, **kwargs)
-        call = _Call(time.perf_counter(), kwargs.get("path") or "")
-        token = _CALL.set(call)
-        try:
-            with telemetry.span() as span:
-                try:
-                    principal = original(authorization, requirement, **kwargs)
-                except AuthError as exc:
-                    reporter.refused(call, exc, span, _token_sha(authorization, kwargs.get("query_tokens")))
-                    raise
-                reporter.accepted(call, principal, span)
-                return principal
-        finally:
-            _CALL.reset(token)
-    return authenticate_sync
-
-
-def _wrap_lookup(reporter: _Reporter, original: Callable[..., Principal | None]) -> Callable[..., Any]:
-    """The warm path: a decision only when the cache answered (``None`` hands over to authenticate)."""
-    telemetry, enabled = reporter.telemetry, reporter.telemetry.enabled
-
-    @functools.wraps(original)
-    def lookup(authorization: bytes, requirement: Any = None, path: str = "") -> Principal | None:
-        if not enabled():
-            return original(authorization, requirement, path)
-        call, start_ns = _Call(time.perf_counter(), path), time.time_ns()
-        token = _CALL.set(call)
-        try:
-            principal = original(authorization, requirement, path)
-        except AuthError as exc:
-            with telemetry.span(start_ns) as span:
-                reporter.refused(call, exc, span, _token_sha(authorization))
-            raise
-        finally:
-            _CALL.reset(token)
-        if principal is not None:
-            with telemetry.span(start_ns) as span:
-                reporter.accepted(call, principal, span)
-        return principal
-    return lookup
-
-
-def _wrap_authorize(reporter: _Reporter, original: Callable[..., None]) -> Callable[..., Any]:
-    """Route requirements: refusals are decisions; grants are not (the request was counted already)."""
-    telemetry = reporter.telemetry
-
-    @functools.wraps(original)
-    def authorize(principal: Principal, requirement: Any) -> None:
-        started = time.perf_counter()
-        try:
-            original(principal, requirement)
-        except AuthError as exc:
-            if telemetry.enabled():
-                reporter.refused(_Call(started, "", principal=principal), exc, None, None, stage="authorize")
-            raise
-    return authorize
-
-
-def instrument(guard: Guard, telemetry: Telemetry) -> None:
-    """Report ``guard``'s decisions, key refreshes, introspection calls and cache lookups."""
+def observer_for(telemetry: Telemetry | None, config: GuardConfig, sources: Mapping[str, object],
+                 introspector: Introspector | None) -> Observer:
+    """The observer of a guard's decisions; key refreshes, introspection calls and their cache
+    lookups are reported by the sources themselves, wired here. No telemetry: the no-op default."""
+    if telemetry is None:
+        return Observer()
     from ..sources.jwks import RemoteJWKS
-    for issuer in guard.config.issuers:
-        source = guard._sources.get(issuer.issuer)
+    for issuer in config.issuers:
+        source = sources.get(issuer.issuer)
         if isinstance(source, RemoteJWKS):
             source.telemetry, source.issuer_name = telemetry, issuer.name
-    introspector = guard._introspector
     if introspector is not None:
         introspector.telemetry = telemetry
-    reporter = _Reporter(telemetry, guard.config.cache.verified,
-                         introspector.issuer.name if introspector is not None else None)
-    setattr(guard, "authenticate", _wrap_async(reporter, guard.authenticate))
-    setattr(guard, "authenticate_sync", _wrap_sync(reporter, guard.authenticate_sync))
-    setattr(guard, "lookup", _wrap_lookup(reporter, guard.lookup))
-    setattr(guard, "authorize", _wrap_authorize(reporter, guard.authorize))
+    return TelemetryObserver(telemetry, config.cache.verified,
+                             introspector.issuer.name if introspector is not None else None)
