@@ -92,14 +92,9 @@ class Guard(Pipeline):
     def from_issuer(cls, issuer_uri: str, *, audience: str | Sequence[str], profile: str | None = None,
                     client_ids: Sequence[str] | None = None, algorithms: Sequence[str] | None = None,
                     issuer_options: Mapping[str, Any] | None = None, **kwargs: Any) -> Guard:
-        """Trust one identity provider from its issuer URL (Spring's ``issuer-uri``), for ``audience``.
-
-        Reads the issuer's discovery document now (blocking; https unless loopback); its
-        ``issuer`` must equal ``issuer_uri``. The profile is detected (Entra, Auth0, Okta, Keycloak,
-        Cognito, Duende; else ``jwt``) unless ``profile`` is given; ``client_ids`` is required for
-        Cognito. ``issuer_options`` holds any other ``[[issuers]]`` key; ``kwargs`` go to the guard.
-        Raises :class:`~s2s_guard.errors.ConfigurationError` naming the key and the fix.
-        """
+        """Trust one identity provider by its issuer URL (Spring's ``issuer-uri``): its discovery
+        document, read now, picks the profile unless ``profile`` is given (Cognito needs
+        ``client_ids``); see :func:`s2s_guard.sources.issuer_uri.issuer_config`."""
         return cls.from_config(issuer_config(issuer_uri, audience=audience, profile=profile, client_ids=client_ids,
                                              algorithms=algorithms, issuer_options=issuer_options), **kwargs)
 
@@ -247,10 +242,7 @@ class Guard(Pipeline):
             await self._shared.aclose()
 
     def ready(self) -> Readiness:
-        """Blocking: fetch every issuer's keys (and discovery, introspection metadata); report what is missing.
-
-        Cached, fresh keys cost no I/O, so a readiness probe can call this on every request.
-        """
+        """Blocking: fetch every issuer's keys and metadata, report what is missing (fresh keys: no I/O)."""
         return check_keys(self._sources, self._introspector, self.config, self.clock())
 
     async def aready(self) -> Readiness:

@@ -35,7 +35,14 @@ _REPLACED = ("issuer", "discovery")  # what issuer_uri sets: never also given
 def issuer_config(issuer_uri: str, *, audience: str | Sequence[str], profile: str | None = None,
                   client_ids: Sequence[str] | None = None, algorithms: Sequence[str] | None = None,
                   issuer_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The configuration mapping ``Guard.from_issuer`` translates (one ``issuer_uri`` entry)."""
+    """The configuration mapping ``Guard.from_issuer`` translates (one ``issuer_uri`` entry).
+
+    Loading it reads the issuer's discovery document (blocking; https unless loopback), whose
+    ``issuer`` must equal ``issuer_uri``. The profile is detected (Entra, Auth0, Okta, Keycloak,
+    Cognito, Duende; else ``jwt``) unless ``profile`` is given; ``client_ids`` is required for
+    Cognito; ``issuer_options`` holds any other ``[[issuers]]`` key. A problem is a
+    :class:`~s2s_guard.errors.ConfigurationError` naming the key and the fix.
+    """
     entry: dict[str, Any] = {**(issuer_options or {}), "issuer_uri": issuer_uri}
     for name, value in (("profile", profile), ("client_ids", client_ids), ("algorithms", algorithms)):
         if value is not None:
