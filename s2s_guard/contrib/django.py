@@ -120,33 +120,38 @@ class GuardMiddleware:
         if self.async_mode:
             markcoroutinefunction(self)
 
+    def _prepare(self, request: HttpRequest) -> tuple[Any, dict[str, Any] | None]:
+        """What both drivers do first: (a response to send at once, or ``None``; the arguments to
+        authenticate with, or ``None`` on a public path)."""
+        if request.path_info == self._metadata_path:  # RFC 9728: answered before authentication
+            return metadata_response(self.guard, request.method or "GET"), None
+        if self.guard.is_public(request.path_info):
+            return None, None
+        headers, tokens = _credentials(request)
+        return None, {"authorization": headers, "query_tokens": tokens, "path": request.path,
+                      **sender_kwargs(self.guard, request)}
+
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        if request.path_info == self._metadata_path:
-            return metadata_response(self.guard, request.method or "GET")
-        principal = None
-        if not self.guard.is_public(request.path_info):
-            headers, tokens = _credentials(request)
-            try:
-                principal = self.guard.authenticate_sync(headers, query_tokens=tokens,
-                                                         path=request.path, **sender_kwargs(self.guard, request))
-            except AuthError as exc:
-                return error_response(exc, request.method)
+        response, arguments = self._prepare(request)
+        if response is not None:
+            return response
+        try:
+            principal = None if arguments is None else self.guard.authenticate_sync(**arguments)
+        except AuthError as exc:
+            return error_response(exc, request.method)
         _attach(request, principal)
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> Any:
-        if request.path_info == self._metadata_path:
-            return metadata_response(self.guard, request.method or "GET")
-        principal = None
-        if not self.guard.is_public(request.path_info):
-            headers, tokens = _credentials(request)
-            try:
-                principal = await self.guard.authenticate(headers, query_tokens=tokens,
-                                                          path=request.path, **sender_kwargs(self.guard, request))
-            except AuthError as exc:
-                return error_response(exc, request.method)
+        response, arguments = self._prepare(request)
+        if response is not None:
+            return response
+        try:
+            principal = None if arguments is None else await self.guard.authenticate(**arguments)
+        except AuthError as exc:
+            return error_response(exc, request.method)
         _attach(request, principal)
         return await self.get_response(request)
 
