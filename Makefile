@@ -37,7 +37,7 @@ bench: $(STAMP)
 # This checkout against an earlier commit, side by side in one run (BASE=<commit>, default HEAD).
 BASE ?= HEAD
 compare: $(STAMP)
-	$(BIN)/python benchmarks/compare.py --base $(BASE)
+	$(BIN)/python benchmarks/compare.py --base $(BASE) --uvicorn 10000
 
 # Load and fault scenarios on loopback (a few minutes; report in benchmarks/RESULTS.md). wrk drives
 # the throughput runs when apt can install it, httpx clients otherwise; without redis-server the Redis

@@ -4,8 +4,10 @@
 (``git archive``) into a temporary folder, imports it as ``s2s_guard_base`` next to the working
 tree's ``s2s_guard``, and measures both on the same tokens with bench.py's interleaved rounds:
 cold RS256/ES256/EdDSA (verified cache off), warm RS256 (verified cache hit) and an
-introspection-cache hit. It prints µs/request for each and the ratio after/before, so a change
-on the request path is judged against the previous main under the same machine load.
+introspection-cache hit; with ``--uvicorn N``, also requests/s and server CPU per request of
+both versions behind uvicorn on loopback (warm path, rounds alternating). It prints each figure
+and the ratio after/before, so a change on the request path is judged against the previous main
+under the same machine load.
 Not a test: it prints a table.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -26,7 +29,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import (ALGS, AUD, ISS, Contender, _check_accepted, bare_app, guard_config,  # noqa: E402
                    machine, make_keys, measure, mint, public_jwk)
-from extras import introspection_server  # noqa: E402
+from extras import _cpu_seconds, _free_port, _load, _wait_listening, introspection_server  # noqa: E402
 
 import s2s_guard  # noqa: E402
 
@@ -80,6 +83,46 @@ async def run(base: ModuleType, n: int, rounds: int) -> list[tuple[str, str, flo
     return await measure([("bare Starlette", "-", bare_app(), None), *rows], n, rounds)
 
 
+def _serve(port: int, package: str, jwks: dict[str, Any]) -> None:
+    """A forked child: uvicorn serving the bench app behind ``package``'s guard (warm path)."""
+    import uvicorn
+
+    pkg = sys.modules[package]
+    app = pkg.GuardMiddleware(bare_app(), guard=pkg.Guard.from_config(guard_config(jwks, verified=True)))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def uvicorn_rows(base: ModuleType, total: int, rounds: int = 5) -> list[str]:
+    """Requests/s and server CPU µs/request of both versions under uvicorn, rounds alternating."""
+    keys = make_keys()
+    jwks = {"keys": [public_jwk(alg, key) for alg, key in keys.items()]}
+    request = (b"GET /orders HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer "
+               + mint("RS256", keys["RS256"]).encode() + b"\r\n\r\n")
+    servers = []
+    for package in (base.__name__, "s2s_guard"):
+        port = _free_port()
+        proc = multiprocessing.get_context("fork").Process(target=_serve, args=(port, package, jwks), daemon=True)
+        proc.start()
+        _wait_listening(port)
+        servers.append((proc, port))
+    try:
+        for _, port in servers:
+            asyncio.run(_load(port, request, 500, 8))  # warm-up: the one signature check
+        rps, cpu = [0.0, 0.0], [float("inf"), float("inf")]
+        for _ in range(rounds):
+            for i, (proc, port) in enumerate(servers):
+                started = _cpu_seconds(proc.pid)
+                rps[i] = max(rps[i], asyncio.run(_load(port, request, total, 16)))
+                cpu[i] = min(cpu[i], (_cpu_seconds(proc.pid) - started) / total * 1e6)
+    finally:
+        for proc, _ in servers:
+            proc.terminate()
+            proc.join(10)
+    return [f"| uvicorn warm, req/s (best of {rounds}) | RS256 | {rps[0]:,.0f} | {rps[1]:,.0f} | "
+            f"{rps[1] / rps[0]:.3f} |",
+            f"| uvicorn warm, server CPU µs/request | RS256 | {cpu[0]:.0f} | {cpu[1]:.0f} | {cpu[1] / cpu[0]:.3f} |"]
+
+
 def render(rows: list[tuple[str, str, float | None]]) -> list[str]:
     """One line per request path: before, after and their ratio (the ratio is what to read)."""
     values = {(name, alg): value for name, alg, value in rows}
@@ -101,11 +144,16 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="the commit to compare with (e.g. origin/main, HEAD~3)")
     parser.add_argument("-n", type=int, default=2000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--uvicorn", type=int, default=0, metavar="N",
+                        help="also N keep-alive requests per round through uvicorn, both versions (0: skip)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = load_base(args.base, Path(tmp))
         print(f"machine: {machine()}\nbefore: {args.base}, after: the working tree\n")
-        print("\n".join(render(asyncio.run(run(base, args.n, args.rounds)))))
+        lines = render(asyncio.run(run(base, args.n, args.rounds)))
+        if args.uvicorn:
+            lines[2:2] = uvicorn_rows(base, args.uvicorn)
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
