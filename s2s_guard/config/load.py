@@ -35,14 +35,23 @@ from .values import _bool, _integer, _number, _strings, _unknown
 class GuardConfig:
     """The whole guard: accepted audiences, clock leeway, exempt paths and issuers."""
 
+    #: The ``aud`` values this API accepts (a token must name one; issuers may override).
     audience: tuple[str, ...]
+    #: The trusted token issuers (``[[issuers]]``): at least one.
     issuers: tuple[IssuerConfig, ...]
+    #: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``, in seconds.
     leeway: float = 60.0
+    #: Paths served without a token: exact (``"/health"``) or a prefix (``"/public/*"``), each starting with ``/``.
     public_paths: tuple[str, ...] = ()
+    #: The ``realm`` of the ``WWW-Authenticate`` challenge (RFC 6750 §3).
     realm: str | None = None
+    #: Longer tokens are refused before any parsing.
     max_token_bytes: int = 16 * 1024
+    #: Also accept ``?access_token=`` (RFC 6750 §2.3, not recommended: URLs get logged).
     allow_query_token: bool = False
+    #: RFC 7662 token introspection (``[introspection]``).
     introspection: IntrospectionConfig | None = None
+    #: Where verified tokens, keys and the revoked set are cached (``[cache]``).
     cache: CacheConfig = field(default_factory=CacheConfig)
     #: App rights on resource path prefixes, for tokens that carry no permissions (``[[grants]]``).
     grants: tuple[Grant, ...] = ()
@@ -50,8 +59,9 @@ class GuardConfig:
     resource_metadata: ResourceMetadataConfig | None = None
     #: RFC 8693 delegation rules for every token (``[delegation]``).
     delegation: DelegationConfig | None = None
-    #: RFC 9449 proof checks (``[dpop]``) and the proxy headers trusted for URLs and certificates.
+    #: RFC 9449 proof checks (``[dpop]``).
     dpop: DPoPConfig = field(default_factory=DPoPConfig)
+    #: The reverse proxy headers trusted for the public URL and client certificates (``[trusted_proxy]``).
     trusted_proxy: TrustedProxyConfig = field(default_factory=TrustedProxyConfig)
     #: The audit log and OpenTelemetry (``[telemetry]``).
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
