@@ -8,6 +8,7 @@ here; the profile options in :mod:`~s2s_guard.config.profile_options`.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from .binding import _bound_as_bearer, binding_mode
 from .profile_options import _PROFILE_KEYS, _check_profile, _derive_issuer, _profile_options, _typ
 from .secret import _redacted_repr, _secret, check_secret_floor
 from .values import _bool, _fraction, _integer, _number, _optional_str, _strings, _table, _url
+
+log = logging.getLogger("s2s_guard.config")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +144,19 @@ def _check_unique(issuers: tuple[IssuerConfig, ...]) -> None:
         seen.add(issuer.issuer)
 
 
+def _check_slash_twins(issuers: tuple[IssuerConfig, ...]) -> None:
+    """Warn of two issuers whose ``iss`` differ only by a trailing slash: ``iss`` is compared exactly
+    (RFC 7519 §4.1.1), so one of them is usually a typo. Warned, not refused: an IdP may use both."""
+    seen: dict[str, int] = {}
+    for i, issuer in enumerate(issuers):
+        j = seen.setdefault(issuer.issuer.rstrip("/"), i)
+        if j != i:
+            log.warning("issuers[%d].issuer %r and issuers[%d].issuer %r differ only by a trailing slash: "
+                        "iss is compared exactly, keep the spelling your tokens carry (s2s-guard inspect "
+                        "shows a token's iss) unless the IdP really issues both", i, issuer.issuer, j,
+                        issuers[j].issuer)
+
+
 def _check_unique_names(issuers: tuple[IssuerConfig, ...], raw: Sequence[Any]) -> None:
     """Names key DPoP/mTLS modes, actors, grants and shared records: one entry per name, and no
     name that is another entry's ``iss`` (grants and ``introspection.issuer`` accept either)."""
@@ -171,6 +187,11 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
     if any(a in HMAC_ALGORITHMS for a in algorithms) and secret is None:
         # RFC 8725 §3.2: HMAC only with a secret configured for this issuer (no key confusion).
         raise ConfigurationError(where + "algorithms", "HS* algorithms need 'secret' or 'secret_env'")
+    if secret is not None and not any(a in HMAC_ALGORITHMS for a in algorithms):
+        # a secret verifies only HS* tokens: without one in algorithms it is never used, a likely mistake
+        key = where + ("secret_env" if "secret_env" in raw else "secret")
+        raise ConfigurationError(key, f"is used only by {sorted(HMAC_ALGORITHMS)}: add the one your tokens "
+                                 "use to algorithms, or remove the secret")
     if validation == "jwt":
         _check_key_source(raw, where, algorithms)
     profile = raw.get("profile", "jwt")
