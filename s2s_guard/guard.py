@@ -529,11 +529,14 @@ class Guard:
 
     # -- revocation and shutdown ---------------------------------------------------------------
 
-    def revoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None) -> None:
+    def revoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None,
+               sha256: str | None = None) -> None:
         """Refuse a token from now on (every worker, with Redis); give exactly one of:
 
         - ``token=``: the token itself; its SHA-256 is stored, never the token.
         - ``jti=``: a ``jti`` (RFC 7519 §4.1.7), stored as given; every token carrying it is refused.
+        - ``sha256=``: a token's SHA-256 as 64 hex digits (``principal.token_sha256``); anything
+          else is a ``ValueError``.
         - ``value``: 64 hex digits are a token's SHA-256 (``principal.token_sha256``); a compact
           JWT is a token (hashed as with ``token=``); anything else is a ``jti``, except when
           the guard introspects opaque tokens: then it is refused with ``ValueError`` (an opaque
@@ -544,23 +547,26 @@ class Guard:
         guard or the shared cache still holds its verified principal) also revokes the actor
         token's SHA-256, ``principal.actor_token_sha256``, which can be revoked directly too.
         """
-        entries = self._revocation(value, token, jti)
+        entries = self._revocation(value, token, jti, sha256)
         now = self.clock()
         principals = (self._verified.get(sha, now) or self._verified.get_sync(sha, now) for sha in entries
                       if is_token_sha256(sha))
         self._verified.revoke_sync(*entries, *_actor_hashes(principals))
 
-    async def arevoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None) -> None:
+    async def arevoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None,
+                      sha256: str | None = None) -> None:
         """Async twin of :meth:`revoke`."""
-        entries = self._revocation(value, token, jti)
+        entries = self._revocation(value, token, jti, sha256)
         now = self.clock()
         principals = [self._verified.get(sha, now) or await self._verified.aget(sha, now) for sha in entries
                       if is_token_sha256(sha)]
         await self._verified.arevoke(*entries, *_actor_hashes(principals))
 
-    def _revocation(self, value: str | None, token: str | None, jti: str | None) -> tuple[str, ...]:
+    def _revocation(self, value: str | None, token: str | None, jti: str | None,
+                    sha256: str | None = None) -> tuple[str, ...]:
         """What a revocation stores: jti values and token hashes, never a token (see :meth:`revoke`)."""
-        return revocation_entries(value, token=token, jti=jti, opaque_tokens=self._introspector is not None)
+        return revocation_entries(value, token=token, jti=jti, sha256=sha256,
+                                  opaque_tokens=self._introspector is not None)
 
     def close(self) -> None:
         """Close pooled HTTP and Redis clients (blocking ones; see :meth:`aclose`)."""
