@@ -9,7 +9,7 @@ import pytest
 
 import s2s_guard
 from s2s_guard.config import reference
-from s2s_guard.config.reference import SECTIONS, Section, render, rows, undocumented
+from s2s_guard.config.reference import SECTIONS, Section, render, rows, stale_docs, undocumented
 
 ROOT = Path(s2s_guard.__file__).parent.parent
 PAGE = ROOT / "docs" / "configuration.md"
@@ -17,6 +17,20 @@ PAGE = ROOT / "docs" / "configuration.md"
 
 def test_every_key_has_a_type_a_default_and_a_meaning() -> None:
     assert undocumented() == []
+
+
+def test_every_explicit_description_names_a_key_of_the_schema() -> None:
+    assert stale_docs() == []
+
+
+def test_a_field_without_its_comment_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    comments = reference.field_comments
+
+    def without_timeout(model: type) -> dict[str, str]:
+        return {k: v for k, v in comments(model).items() if k != "timeout"}
+
+    monkeypatch.setattr(reference, "field_comments", without_timeout)
+    assert "issuers.timeout: meaning" in undocumented() and "cache.timeout: meaning" in undocumented()
 
 
 def test_the_committed_page_is_current() -> None:
@@ -47,7 +61,7 @@ def test_a_key_added_without_a_description_is_reported(monkeypatch: pytest.Monke
     grown = Section(table=cache.table, heading=cache.heading, keys={*cache.keys, "sentinels"},
                     model=cache.model, intro=cache.intro)
     monkeypatch.setattr(reference, "SECTIONS", tuple(grown if s is cache else s for s in SECTIONS))
-    assert reference.undocumented() == ["cache.sentinels"]
+    assert reference.undocumented() == ["cache.sentinels: type, default, meaning"]
     assert reference.main(["reference"]) == 1
 
 
