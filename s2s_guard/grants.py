@@ -43,9 +43,13 @@ def parse_right(value: Right | str, key: str = "right") -> Right:
 class Grant:
     """``app`` may exercise ``right`` on ``resource`` and below; ``app_only`` allows app-only calls."""
 
+    #: The app (client id) the grant is for.
     app: str
+    #: The resource path prefix it covers (``/sites/hr/lists/docs``).
     resource: str
+    #: The highest right granted there: ``Read``, ``Write``, ``Manage`` or ``FullControl``.
     right: Right
+    #: Also allow app-only calls (no user) with this right.
     app_only: bool = False
     #: Restrict the grant to tokens from this issuer (its ``name`` or exact ``iss``); None: any.
     issuer: str | None = None

@@ -207,26 +207,19 @@ class Guard(Pipeline):
 
     # -- revocation and shutdown ---------------------------------------------------------------
 
-    def revoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None) -> None:
-        """Refuse a token from now on (every worker, with Redis); give exactly one of:
+    def revoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None,
+               sha256: str | None = None) -> None:
+        """Refuse a token from now on (every worker, with Redis), named by exactly one of ``token=``
+        (its SHA-256 is stored, never the token), ``jti=``, ``sha256=`` (64 hex digits) or a
+        positional value, read as :func:`~s2s_guard.core.revocation.revocation_entries` says.
+        A SharePoint outer token's actor token (``principal.actor_token_sha256``) is revoked with it:
+        anyone holding the actor token could wrap it again for any user."""
+        run(self._revoke(value, token, jti, sha256))
 
-        - ``token=``: the token itself; its SHA-256 is stored, never the token.
-        - ``jti=``: a ``jti`` (RFC 7519 §4.1.7), stored as given; every token carrying it is refused.
-        - ``value``: 64 hex digits are a token's SHA-256 (``principal.token_sha256``); a compact
-          JWT is a token (hashed as with ``token=``); anything else is a ``jti``, except when
-          the guard introspects opaque tokens: then it is refused with ``ValueError`` (an opaque
-          token and a ``jti`` look alike), and ``token=`` or ``jti=`` says which it is.
-
-        SharePoint high-trust user+app: the unsigned outer token can be rebuilt around its signed
-        actor token for any user, so revoking it (by ``token=``, or by its SHA-256 while this
-        guard or the shared cache still holds its verified principal) also revokes the actor
-        token's SHA-256, ``principal.actor_token_sha256``, which can be revoked directly too.
-        """
-        run(self._revoke(value, token, jti))
-
-    async def arevoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None) -> None:
+    async def arevoke(self, value: str | None = None, *, token: str | None = None, jti: str | None = None,
+                      sha256: str | None = None) -> None:
         """Async twin of :meth:`revoke`."""
-        await arun(self._revoke(value, token, jti))
+        await arun(self._revoke(value, token, jti, sha256))
 
     def close(self) -> None:
         """Close pooled HTTP and Redis clients (blocking ones; see :meth:`aclose`)."""

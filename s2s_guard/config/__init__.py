@@ -19,6 +19,8 @@ One module per section of the schema, each holding its dataclass and the transla
 ``delegation``         ``[delegation]`` (RFC 8693)
 ``values``             the typed readers every section uses
 ``registry``           what loading checks against but may not import (profiles, ``issuer_uri``)
+``reference``          ``docs/configuration.md``, generated from the key sets and the fields' ``#:`` comments
+``reference_docs``     what the reference says of keys that fill no field of their name
 =====================  ==========================================================================
 
 Every name is importable from ``s2s_guard.config`` as before the split.

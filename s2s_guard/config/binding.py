@@ -25,11 +25,13 @@ DPOP_ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA")
 class DPoPConfig:
     """RFC 9449 proof checks, for the issuers whose ``dpop`` is "allowed" or "required"."""
 
+    #: RFC 9449 §7.1: the proof algorithms accepted (asymmetric only).
     algorithms: tuple[str, ...] = DPOP_ALGORITHMS
     #: A proof's ``iat`` may be this many seconds from now; its ``jti`` is remembered twice as long.
     iat_window: float = 60.0
     #: RFC 9449 §9: demand server nonces (``use_dpop_nonce`` and a ``DPoP-Nonce`` header).
     nonce: bool = False
+    #: Seconds a server nonce stays valid.
     nonce_lifetime: float = 300.0
     #: Shared by every worker so each accepts the others' nonces; random per guard when unset.
     nonce_secret: bytes | None = field(default=None, repr=False)

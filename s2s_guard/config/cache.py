@@ -17,13 +17,21 @@ from .values import _integer, _number, _optional_str, _strings, _table
 class CacheConfig:
     """Where validation results are cached: process memory, or Redis shared by all workers."""
 
+    #: "memory" (per process) or "redis" (shared by every worker).
     backend: str = "memory"
+    #: The Redis URL (``redis://``, ``rediss://``, ``unix://``): required with ``backend = "redis"``.
     url: str | None = None
+    #: Entries kept in process memory (least recently used go first).
     maxsize: int = 10_000
+    #: Cache verified tokens (their principal) until they expire.
     verified: bool = True
+    #: Prefix of every Redis key: one per application sharing a Redis.
     prefix: str = "s2s_guard:"
+    #: Seconds allowed per Redis command; past it the shared layer is skipped for a while.
     timeout: float = 0.5
+    #: Revoked ``jti`` values and token SHA-256 digests, from start-up in every worker.
     revoked: tuple[str, ...] = ()
+    #: Seconds between re-reads of the shared revoked set: how late other workers learn a revocation.
     revoked_refresh: float = 1.0
     #: HMAC-SHA256 key (>= 32 bytes) authenticating every record read back from the shared layer.
     secret: bytes | None = field(default=None, repr=False)

@@ -19,7 +19,9 @@ _KEYS = {"actors", "max_depth"}
 class DelegationConfig:
     """``[delegation]``: the apps allowed to act for users (``None``: any) and the longest ``act`` chain."""
 
+    #: The apps allowed to act for users (``act.sub``); unset: any.
     actors: frozenset[str] | None = None
+    #: The longest ``act`` chain accepted (0: none); unset: no limit.
     max_depth: int | None = None
 
 

@@ -21,17 +21,28 @@ from .values import _number, _optional_str, _strings, _table, _url
 class IntrospectionConfig:
     """RFC 7662 token introspection: the endpoint, how this API authenticates to it, caching."""
 
+    #: This API's client id at the authorization server.
     client_id: str
+    #: The introspection endpoint URL (default: from the issuer's ``discovery``).
     endpoint: str | None = None
+    #: The issuer (``name`` or ``iss``) whose tokens the endpoint introspects.
     issuer: str | None = None
+    #: How this API authenticates: ``client_secret_basic``, ``client_secret_post`` or ``private_key_jwt``.
     auth_method: str = "client_secret_basic"
+    #: The client secret (prefer ``client_secret_env``).
     client_secret: str | None = field(default=None, repr=False)
     private_key: bytes | None = field(default=None, repr=False)
+    #: ``private_key_jwt``: the RFC 7523 assertion's signing algorithm.
     private_key_alg: str = "RS256"
+    #: ``private_key_jwt``: the ``kid`` header of the assertion, when the server needs one.
     private_key_kid: str | None = None
+    #: Seconds allowed for each introspection request.
     timeout: float = 5.0
+    #: Seconds an active answer is cached (never past the token's ``exp``).
     cache_ttl: float = 300.0
+    #: Seconds an inactive answer is cached.
     negative_ttl: float = 10.0
+    #: Require RFC 9701 signed JWT responses (``application/token-introspection+jwt``), verified with the issuer's keys.
     jwt_response: bool = False
     #: RFC 7662 §2.2 makes ``aud`` optional (django-oauth-toolkit sends it only for RFC 8707 resource
     #: requests). A response naming no audience is refused unless its ``client_id`` is one of these

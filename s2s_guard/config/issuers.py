@@ -8,6 +8,7 @@ here; the profile options in :mod:`~s2s_guard.config.profile_options`.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,31 +22,49 @@ from .profile_options import _PROFILE_KEYS, _check_profile, _derive_issuer, _pro
 from .secret import _redacted_repr, _secret, check_secret_floor
 from .values import _bool, _fraction, _integer, _number, _optional_str, _strings, _table, _url
 
+log = logging.getLogger("s2s_guard.config")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IssuerConfig:
     """One trusted token issuer: its exact ``iss``, algorithms and where its keys are."""
 
+    #: A unique name for this entry, used by grants, ``introspection.issuer`` and logs.
     name: str
+    #: The exact ``iss`` of this issuer's tokens (compared character for character).
     issuer: str
+    #: RFC 8725 §3.1: the JWS algorithms accepted, never taken from the token.
     algorithms: tuple[str, ...]
+    #: How claims become a principal: ``jwt``, ``entra``, ``auth0``, ``cognito``, ``keycloak``, ``sharepoint-*``...
     profile: str = "jwt"
+    #: The URL of the issuer's JWK Set (RFC 7517), fetched and cached.
     jwks_uri: str | None = None
+    #: An inline JWK Set: ``{keys = [...]}``.
     jwks: Mapping[str, Any] | None = None
+    #: A JWK Set file, read at start-up.
     jwks_file: str | None = None
+    #: PEM certificate files whose public keys verify this issuer's tokens.
     certificates: tuple[str, ...] = ()
+    #: The HMAC key (>= 32 bytes) for HS256/384/512; prefer ``secret_env``.
     secret: bytes | None = field(default=None, repr=False)
+    #: The ``aud`` values accepted from this issuer, instead of the top-level ``audience``.
     audience: tuple[str, ...] | None = None
+    #: The JOSE ``typ`` header this issuer's tokens must carry (e.g. ``at+jwt``).
     typ: str | None = None
+    #: The longest a JWKS response is cached (its Cache-Control max-age is clamped to at most this), in seconds.
     jwks_max_age: float = 600.0
+    #: Seconds between refetches triggered by an unknown ``kid`` (a flood of made-up kids fetches once).
     jwks_cooldown: float = 30.0
+    #: Seconds allowed for each request to this issuer's JWKS, discovery and metadata URLs.
     timeout: float = 5.0
     #: "jwt" validates locally; "introspect" sends this issuer's tokens to [introspection].
     validation: str = "jwt"
     #: OpenID / RFC 8414 metadata URL; yields jwks_uri (and introspection_endpoint).
     discovery: str | None = None
     #: Bounds on a JWKS response's Cache-Control max-age, and how long keys outlive failed refreshes.
+    #: The shortest a JWKS response is cached, whatever its Cache-Control max-age says, in seconds.
     jwks_min_age: float = 60.0
+    #: Seconds the last good keys are still used while refreshes fail.
     jwks_stale_if_error: float = 86400.0
     #: Entra: tenant ids allowed when ``issuer`` holds ``{tenantid}``, or ``"any"`` (explicit opt-in).
     tenants: tuple[str, ...] | Literal["any"] | None = None
@@ -55,13 +74,17 @@ class IssuerConfig:
     require_typ: bool = False
     #: SharePoint trust registry: ``issuer = issuer_id@realm``; keys from ``metadata_url`` or certificates.
     issuer_id: str | None = None
+    #: SharePoint: the realm (tenant GUID) in ``issuer_id@realm``.
     realm: str | None = None
+    #: SharePoint: the metadata endpoint whose certificates verify tokens.
     metadata_url: str | None = None
     #: A trust broker may sign for any client; otherwise only for ``client_ids``.
     trust_broker: bool = False
+    #: SharePoint: the client ids a non-broker issuer may sign for; Cognito: the accepted app clients.
     client_ids: tuple[str, ...] = ()
     #: SharePoint: the hosts accepted in ``aud = principal_id/host@realm``.
     hosts: tuple[str, ...] = ()
+    #: SharePoint: the principal in ``aud = principal_id/host@realm`` (SharePoint's own by default).
     principal_id: str = "00000003-0000-0ff1-ce00-000000000000"
     #: The apps allowed to act for users in this issuer's tokens (Entra: delegated and on-behalf-of).
     actors: tuple[str, ...] | None = None
@@ -69,6 +92,7 @@ class IssuerConfig:
     jwks_refresh_ahead: float = 0.8
     #: RFC 9449 DPoP and RFC 8705 certificate binding for this issuer's tokens: "off", "allowed", "required".
     dpop: str = "off"
+    #: RFC 8705 certificate binding for this issuer's tokens: "off", "allowed", "required".
     mtls: str = "off"
     #: RFC 7518 §3.3: the smallest RSA modulus, in bits, a key of this issuer may have (never below 2048).
     min_rsa_bits: int = 2048
@@ -83,6 +107,7 @@ class IssuerConfig:
     #: Keycloak: also read realm roles (``realm_access.roles``) and these clients' roles
     #: (``resource_access.<client>.roles``) into the principal; off unless asked for.
     realm_roles: bool = False
+    #: Keycloak: the clients whose roles (``resource_access.<client>.roles``) are read.
     client_roles: tuple[str, ...] = ()
 
     __repr__ = _redacted_repr  # no secret in a repr: an inline JWKS may hold private members
@@ -119,6 +144,19 @@ def _check_unique(issuers: tuple[IssuerConfig, ...]) -> None:
         seen.add(issuer.issuer)
 
 
+def _check_slash_twins(issuers: tuple[IssuerConfig, ...]) -> None:
+    """Warn of two issuers whose ``iss`` differ only by a trailing slash: ``iss`` is compared exactly
+    (RFC 7519 §4.1.1), so one of them is usually a typo. Warned, not refused: an IdP may use both."""
+    seen: dict[str, int] = {}
+    for i, issuer in enumerate(issuers):
+        j = seen.setdefault(issuer.issuer.rstrip("/"), i)
+        if j != i:
+            log.warning("issuers[%d].issuer %r and issuers[%d].issuer %r differ only by a trailing slash: "
+                        "iss is compared exactly, keep the spelling your tokens carry (s2s-guard inspect "
+                        "shows a token's iss) unless the IdP really issues both", i, issuer.issuer, j,
+                        issuers[j].issuer)
+
+
 def _check_unique_names(issuers: tuple[IssuerConfig, ...], raw: Sequence[Any]) -> None:
     """Names key DPoP/mTLS modes, actors, grants and shared records: one entry per name, and no
     name that is another entry's ``iss`` (grants and ``introspection.issuer`` accept either)."""
@@ -149,6 +187,11 @@ def _build_issuer(raw: Any, where: str) -> IssuerConfig:
     if any(a in HMAC_ALGORITHMS for a in algorithms) and secret is None:
         # RFC 8725 §3.2: HMAC only with a secret configured for this issuer (no key confusion).
         raise ConfigurationError(where + "algorithms", "HS* algorithms need 'secret' or 'secret_env'")
+    if secret is not None and not any(a in HMAC_ALGORITHMS for a in algorithms):
+        # a secret verifies only HS* tokens: without one in algorithms it is never used, a likely mistake
+        key = where + ("secret_env" if "secret_env" in raw else "secret")
+        raise ConfigurationError(key, f"is used only by {sorted(HMAC_ALGORITHMS)}: add the one your tokens "
+                                 "use to algorithms, or remove the secret")
     if validation == "jwt":
         _check_key_source(raw, where, algorithms)
     profile = raw.get("profile", "jwt")

@@ -9,6 +9,7 @@ keys and assembles the sections.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -24,25 +25,38 @@ from .delegation import DelegationConfig, delegation_from
 from .grants import _grants_from
 from .introspection import IntrospectionConfig, _introspection_from
 from .openapi import OpenAPIConfig, openapi_from
-from .issuers import IssuerConfig, _build_issuer, _check_https, _check_unique, _check_unique_names
+from .issuers import IssuerConfig, _build_issuer, _check_https, _check_slash_twins, _check_unique, _check_unique_names
 from .registry import resolve_issuer_uris
 from .resource_metadata import ResourceMetadataConfig, resource_metadata_from, with_dpop_algorithms
 from .telemetry import TelemetryConfig, _telemetry_from
 from .values import _bool, _integer, _number, _strings, _unknown
+
+log = logging.getLogger("s2s_guard.config")
+#: The file formats load_config reads, by extension (anything else is refused, not guessed).
+_FORMATS = {".toml": "TOML", ".json": "JSON"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GuardConfig:
     """The whole guard: accepted audiences, clock leeway, exempt paths and issuers."""
 
+    #: The ``aud`` values this API accepts (a token must name one; issuers may override).
     audience: tuple[str, ...]
+    #: The trusted token issuers (``[[issuers]]``): at least one.
     issuers: tuple[IssuerConfig, ...]
+    #: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``, in seconds.
     leeway: float = 60.0
+    #: Paths served without a token: exact (``"/health"``) or a prefix (``"/public/*"``), each starting with ``/``.
     public_paths: tuple[str, ...] = ()
+    #: The ``realm`` of the ``WWW-Authenticate`` challenge (RFC 6750 §3).
     realm: str | None = None
+    #: Longer tokens are refused before any parsing.
     max_token_bytes: int = 16 * 1024
+    #: Also accept ``?access_token=`` (RFC 6750 §2.3, not recommended: URLs get logged).
     allow_query_token: bool = False
+    #: RFC 7662 token introspection (``[introspection]``).
     introspection: IntrospectionConfig | None = None
+    #: Where verified tokens, keys and the revoked set are cached (``[cache]``).
     cache: CacheConfig = field(default_factory=CacheConfig)
     #: App rights on resource path prefixes, for tokens that carry no permissions (``[[grants]]``).
     grants: tuple[Grant, ...] = ()
@@ -50,8 +64,9 @@ class GuardConfig:
     resource_metadata: ResourceMetadataConfig | None = None
     #: RFC 8693 delegation rules for every token (``[delegation]``).
     delegation: DelegationConfig | None = None
-    #: RFC 9449 proof checks (``[dpop]``) and the proxy headers trusted for URLs and certificates.
+    #: RFC 9449 proof checks (``[dpop]``).
     dpop: DPoPConfig = field(default_factory=DPoPConfig)
+    #: The reverse proxy headers trusted for the public URL and client certificates (``[trusted_proxy]``).
     trusted_proxy: TrustedProxyConfig = field(default_factory=TrustedProxyConfig)
     #: The audit log and OpenTelemetry (``[telemetry]``).
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
@@ -82,15 +97,19 @@ def load_config(source: Mapping[str, Any] | str | os.PathLike[str] | GuardConfig
 
 
 def _read_file(path: Path) -> Mapping[str, Any]:
+    kind = _FORMATS.get(path.suffix.lower())
+    if kind is None:  # a .yaml file parsed as TOML would fail with a misleading "not valid yaml"
+        raise ConfigurationError(str(path), f"unsupported configuration file extension {path.suffix or '(none)'!r}: "
+                                 "write the configuration as TOML (.toml) or JSON (.json), same keys")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError(str(path), f"cannot read configuration file ({exc.strerror})") from exc
     try:
         text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
-        data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        data: Any = json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(str(path), f"not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from exc
+        raise ConfigurationError(str(path), f"not valid {kind}: {exc}") from exc
     if not isinstance(data, Mapping):
         raise ConfigurationError(str(path), "the top level must be a table/object")
     if "s2s_guard" in data and isinstance(data["s2s_guard"], Mapping):
@@ -109,6 +128,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         raise ConfigurationError("issuers", "expected a list of tables")
     issuers = tuple(_build_issuer(item, f"issuers[{i}].") for i, item in enumerate(raw["issuers"]))
     _check_unique(issuers)
+    _check_slash_twins(issuers)
     _check_unique_names(issuers, raw["issuers"])
     _check_https(issuers)
     max_bytes = _integer(raw.get("max_token_bytes", 16 * 1024), "max_token_bytes", minimum=64)
@@ -123,7 +143,7 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         audience=audience,
         issuers=issuers,
         leeway=_number(raw.get("leeway", 60), "leeway"),
-        public_paths=_strings(raw.get("public_paths", []), "public_paths", allow_empty=True),
+        public_paths=_public_paths(raw.get("public_paths", [])),
         realm=realm,
         max_token_bytes=max_bytes,
         allow_query_token=raw.get("allow_query_token", False),
@@ -139,6 +159,18 @@ def _build(raw: Mapping[str, Any]) -> GuardConfig:
         preload=_bool(raw, "preload", ""),
         openapi=openapi_from(raw),
     )
+
+
+def _public_paths(value: Any) -> tuple[str, ...]:
+    """Paths exempt from authentication: each starts with ``/`` (a request path always does)."""
+    if isinstance(value, str):  # accepted as one path, but a list is what the key holds
+        log.warning('public_paths = %r is a string: write a list, public_paths = [%r]', value, value)
+    paths = _strings(value, "public_paths", allow_empty=True)
+    for path in paths:
+        if not path.startswith("/"):  # it could never match: the route it meant stays protected
+            raise ConfigurationError("public_paths", f"{path!r} never matches a request path: "
+                                     f"start it with a slash, {'/' + path!r}")
+    return paths
 
 
 def _resolve_issuer_uris(raw: Mapping[str, Any]) -> Mapping[str, Any]:

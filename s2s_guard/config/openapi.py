@@ -30,7 +30,9 @@ _KEYS = {"token_url", "scopes"}
 class OpenAPIConfig:
     """``[openapi]``: the client-credentials token URL and the scopes Swagger UI offers."""
 
+    #: The token endpoint Swagger UI's "Authorize" posts the client credentials to.
     token_url: str
+    #: The scopes offered, ``scope = "description"``.
     scopes: Mapping[str, str] = field(default_factory=dict)
 
 

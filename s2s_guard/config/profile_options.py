@@ -18,6 +18,8 @@ from .values import _bool, _optional_str, _strings, _unknown, _url
 
 _PROFILE_KEYS = {"tenants", "claims", "require_typ", "issuer_id", "realm", "metadata_url",
                  "trust_broker", "client_ids", "hosts", "principal_id", "realm_roles", "client_roles"}
+#: The keys of an issuer's ``claims`` table (``jwt`` profile): the claim naming each role.
+_CLAIM_ROLES = {"app", "user", "scopes"}
 _SHAREPOINT_KEYS = ("issuer_id", "realm", "metadata_url", "trust_broker", "client_ids", "hosts",
                     "principal_id")
 _SHAREPOINT_PROFILES = ("sharepoint-high-trust", "sharepoint-acs")
@@ -106,7 +108,7 @@ def _claim_names(raw: Mapping[str, Any], where: str) -> Mapping[str, str] | None
         return None
     if not isinstance(value, Mapping) or not value:
         raise ConfigurationError(where + "claims", 'expected a table such as {app = "azp", user = "sub", scopes = "scp"}')
-    _unknown(value, {"app", "user", "scopes"}, where + "claims.")
+    _unknown(value, _CLAIM_ROLES, where + "claims.")
     for role, name in value.items():
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"{where}claims.{role}", "expected a claim name")

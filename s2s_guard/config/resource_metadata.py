@@ -35,9 +35,12 @@ _WHERE = "resource_metadata."
 class SignedMetadataConfig:
     """RFC 9728 §2.2 ``signed_metadata``: who attests (``iss``) and the private key that signs."""
 
+    #: The ``iss`` of the signed metadata (default: the resource).
     issuer: str
     key: bytes = field(repr=False)  # PEM private key (RSA, EC or Ed25519)
+    #: The signing algorithm (default: the key's: RS256, ES256/384/512 or EdDSA).
     alg: str | None = None  # default: what the key signs with (RS256, ES256/384/512, EdDSA)
+    #: The ``kid`` header of the signed metadata.
     kid: str | None = None
 
 
@@ -45,10 +48,14 @@ class SignedMetadataConfig:
 class ResourceMetadataConfig:
     """The metadata members (``document``), where clients fetch them (``url``) and what path we answer."""
 
+    #: RFC 9728 §2 ``resource``: this API's identifier (default: the first ``audience``).
     resource: str
+    #: The absolute metadata URL challenges name (default: the well-known URL of ``resource``).
     url: str
+    #: The path the guard answers the document on (default: the path of ``url``).
     path: str
     document: Mapping[str, Any]
+    #: ``Cache-Control: max-age`` of the document, in seconds.
     max_age: int = 3600
     signed: SignedMetadataConfig | None = None
 

@@ -60,18 +60,32 @@ def token_entries(token: str) -> tuple[str, ...]:
     return (digest,) if actor is None else (digest, hashlib.sha256(actor.encode()).hexdigest())
 
 
-def revocation_entries(value: str | None = None, *, token: str | None = None, jti: str | None = None,
-                       opaque_tokens: bool = False) -> tuple[str, ...]:
-    """What revoking ``value``, ``token=`` or ``jti=`` stores (exactly one of them is given).
+def _digest_entries(digest: str) -> tuple[str, ...]:
+    """A SHA-256 hex digest as stored: lower case (how token hashes are compared), and as given."""
+    return (digest,) if digest.islower() else (digest.lower(), digest)
 
-    ``jti=`` is stored as given; ``token=`` as its SHA-256 (see :func:`token_entries`). A
+
+def revocation_entries(value: str | None = None, *, token: str | None = None, jti: str | None = None,
+                       opaque_tokens: bool = False, sha256: str | None = None) -> tuple[str, ...]:
+    """What revoking ``value``, ``token=``, ``jti=`` or ``sha256=`` stores (exactly one is given).
+
+    ``jti=`` is stored as given; ``token=`` as its SHA-256 (see :func:`token_entries`);
+    ``sha256=`` is a token's SHA-256 (``principal.token_sha256``), 64 hex digits or a
+    ``ValueError`` that never echoes it (a token passed there by mistake stays out of logs). A
     positional value is a token SHA-256 when it is 64 hex digits, a token when it is shaped
     like a compact JWS/JWE (it is hashed, never stored), and otherwise a ``jti``, unless
     ``opaque_tokens`` (the guard introspects opaque tokens): then it may be a raw opaque token
     and is refused with a ``ValueError`` asking for ``jti=`` or ``token=``.
     """
-    if sum(given is not None for given in (value, token, jti)) != 1:
-        raise TypeError("revoke() takes exactly one of: a value, token= or jti=")
+    if sum(given is not None for given in (value, token, jti, sha256)) != 1:
+        raise TypeError("revoke() takes exactly one of: a value, token=, jti= or sha256=")
+    if sha256 is not None:
+        if not isinstance(sha256, str) or len(sha256) != 64 or _DIGEST.fullmatch(sha256) is None:
+            length = len(sha256) if isinstance(sha256, str) else type(sha256).__name__
+            raise ValueError(f"revoke(sha256=...) takes a token's SHA-256 as 64 hex digits "
+                             f"(principal.token_sha256), not this value ({length} characters); "
+                             "pass a token as revoke(token=...)")
+        return _digest_entries(sha256)
     if jti is not None:
         if not isinstance(jti, str) or not jti:
             raise ValueError("revoke(jti=...) takes a non-empty string")
@@ -81,7 +95,7 @@ def revocation_entries(value: str | None = None, *, token: str | None = None, jt
     if not isinstance(value, str) or not value:
         raise ValueError("revoke() takes a non-empty jti, token SHA-256 hex or token")
     if len(value) == 64 and _DIGEST.fullmatch(value):
-        return (value.lower(),) if value.islower() else (value.lower(), value)
+        return _digest_entries(value)
     if _looks_like_jose(value):
         return token_entries(value)  # a whole JWT given by mistake: never stored verbatim
     if opaque_tokens:

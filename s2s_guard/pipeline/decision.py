@@ -212,9 +212,10 @@ class Pipeline:
 
     # -- revocation -------------------------------------------------------------------------------
 
-    def _revoke(self, value: str | None, token: str | None, jti: str | None) -> Flow[None]:
+    def _revoke(self, value: str | None, token: str | None, jti: str | None, sha256: str | None) -> Flow[None]:
         """Store jti values and token hashes (never a token); see :meth:`Guard.revoke`."""
-        entries = revocation_entries(value, token=token, jti=jti, opaque_tokens=self._introspector is not None)
+        entries = revocation_entries(value, token=token, jti=jti, sha256=sha256,
+                                     opaque_tokens=self._introspector is not None)
         now = self.clock()
         actors = []
         for sha in filter(is_token_sha256, entries):  # a SharePoint outer token's actor goes too

@@ -201,3 +201,14 @@ def test_workers_share_fetched_jwks_documents(http_server: HTTPServer, redis_db:
     assert http_server.hits["/jwks"] == 1  # the other workers adopted the shared document
     one.close()
     two.close()
+
+
+def test_revoked_by_sha256_keyword_reaches_every_worker(introspection: HTTPServer, redis_db: str) -> None:
+    url = introspection.url + "/introspect"
+    one, two = intro_guard(url, redis_db), intro_guard(url, redis_db)
+    assert outcome(two, "good-4").policy == "app-only"
+    one.revoke(sha256=hashlib.sha256(b"good-4").hexdigest())  # unambiguous, even with introspection
+    err = outcome(two, "good-4")
+    assert isinstance(err, InvalidToken) and err.detail == "token revoked"
+    one.close()
+    two.close()
