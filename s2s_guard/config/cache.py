@@ -42,6 +42,8 @@ class CacheConfig:
     #: "redis-sentinel": the sentinels' own password (``requirepass`` in sentinel.conf), or from
     #: ``sentinel_password_env``; the master's password is in the url.
     sentinel_password: str | None = field(default=None, repr=False)
+    #: Seconds the Redis layer is skipped after an error (the memory layer answers meanwhile).
+    backoff: float = 5.0
     #: PEM CA certificates that sign the Redis servers' certificates (rediss:// only); else the system's.
     ca_bundle: str | None = None
 
@@ -50,7 +52,7 @@ class CacheConfig:
 
 _CACHE_KEYS = {"backend", "url", "maxsize", "verified", "prefix", "timeout", "revoked",
                "revoked_refresh", "secret", "secret_env", "nodes", "sentinels", "master", "sentinel_password",
-               "sentinel_password_env", "ca_bundle"}
+               "sentinel_password_env", "ca_bundle", "backoff"}
 REDIS_BACKENDS = ("redis", "redis-cluster", "redis-sentinel")
 _URL_SCHEMES = {"redis": ("redis://", "rediss://", "unix://"), "redis-cluster": ("redis://", "rediss://"),
                 "redis-sentinel": ("redis://", "rediss://")}
@@ -78,6 +80,7 @@ def _cache_from(block: Any) -> CacheConfig:
         timeout=_number(block.get("timeout", 0.5), where + "timeout", minimum=0.001),
         revoked=_strings(block.get("revoked", []), where + "revoked", allow_empty=True),
         revoked_refresh=_number(block.get("revoked_refresh", 1), where + "revoked_refresh"),
+        backoff=_number(block.get("backoff", 5.0), where + "backoff"),
         secret=_cache_secret(block, backend), **_topology(block, backend, url))
 
 

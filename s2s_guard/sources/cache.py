@@ -119,4 +119,4 @@ def shared_cache_for(config: CacheConfig) -> SharedCache | None:
     from .signed import SignedCache  # local: only the Redis backend signs
 
     return SignedCache(RedisCache(config.url or "", prefix=config.prefix, timeout=config.timeout,
-                                  clients=RedisClients.from_config(config)), config.secret)
+                                  backoff=config.backoff, clients=RedisClients.from_config(config)), config.secret)

@@ -24,7 +24,8 @@ from .redis_clients import AsyncRedisClient, RedisClients, SyncRedisClient
 __all__ = ["RedisCache"]
 
 log = logging.getLogger("s2s_guard.cache")
-_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+# A cluster client raises RedisClusterException (not a RedisError) when no node answers.
+_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError, asyncio.TimeoutError)
 
 
 class RedisCache:
@@ -56,7 +57,7 @@ class RedisCache:
         return time.monotonic() >= self._down_until
 
     def _failed(self, exc: BaseException) -> None:
-        log.warning("redis unavailable, using the memory layer for %.0fs: %s: %s",
+        log.warning("redis unavailable, using the memory layer for %gs: %s: %s",
                     self.backoff, type(exc).__name__, exc)
         self._down_until = time.monotonic() + self.backoff
 
