@@ -19,7 +19,7 @@ import time
 
 import redis
 
-from .redis_clients import AsyncRedisClient, RedisClients, SyncRedisClient
+from .redis_clients import AsyncRedisClient, RedisClients, SyncRedisClient, aclose_client, close_client
 
 __all__ = ["RedisCache"]
 
@@ -160,10 +160,10 @@ class RedisCache:
     def close(self) -> None:
         """Close the blocking client's connections."""
         if self._sync_client is not None:
-            self._sync_client.close()
+            close_client(self._sync_client)
 
     async def aclose(self) -> None:
         """Close this event loop's asyncio client (call it from the loop that used it)."""
         client = self._aclients.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            await client.aclose()
+            await aclose_client(client)

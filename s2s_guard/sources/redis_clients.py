@@ -27,7 +27,7 @@ from redis.retry import Retry
 
 from ..config import CacheConfig
 
-__all__ = ["AsyncRedisClient", "RedisClients", "SyncRedisClient"]
+__all__ = ["AsyncRedisClient", "RedisClients", "SyncRedisClient", "aclose_client", "close_client"]
 
 SyncRedisClient = Union[redis.Redis, cluster.RedisCluster]
 AsyncRedisClient = Union[aredis.Redis, acluster.RedisCluster]
@@ -35,6 +35,27 @@ AsyncRedisClient = Union[aredis.Redis, acluster.RedisCluster]
 # TimeoutError is final, so a silent Redis still costs one ``timeout``, never two. (A cluster
 # client also retries a timeout once, on a re-read slot map: redis-py's cluster policy.)
 _RETRY_ON = (redis.ConnectionError,)
+
+
+def _sentinel_manager(client: object) -> Any:
+    """The ``Sentinel`` behind a ``master_for`` client (it owns the connections to the sentinels)."""
+    return getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+
+
+def close_client(client: SyncRedisClient) -> None:
+    """Close a blocking client's connections, and its sentinels' when Sentinel manages it."""
+    client.close()
+    manager = _sentinel_manager(client)
+    if manager is not None:
+        manager.close()
+
+
+async def aclose_client(client: AsyncRedisClient) -> None:
+    """Close an asyncio client's connections, and its sentinels' when Sentinel manages it."""
+    await client.aclose()
+    manager = _sentinel_manager(client)
+    if manager is not None:
+        await manager.aclose()
 
 
 def _host_port(node: str) -> tuple[str, int]:

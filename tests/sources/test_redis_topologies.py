@@ -5,6 +5,7 @@ single-server guarantees (signed records, best effort, never accepting because R
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from typing import Any
 
 import anyio
 import pytest
-from redis_topologies import Cluster, SentinelSet, TLSServer, running_cluster, running_sentinel, running_tls_redis
+from redis_topologies import (Cluster, SentinelSet, TLSServer, running_cluster, running_sentinel, running_tls_redis,
+                              wait_until)
 
 from s2s_guard import AuthError, Guard, InvalidToken
 from s2s_guard.config import load_config
@@ -182,6 +184,55 @@ def test_sentinel_failover(introspection: HTTPServer, sentinel_set: SentinelSet)
     two.close()
 
 
+def test_sentinel_failover_async(introspection: HTTPServer, sentinel_set: SentinelSet) -> None:
+    cache = {"backend": "redis-sentinel", "sentinels": sentinel_set.sentinels, "master": sentinel_set.master,
+             "backoff": 0.1}
+
+    async def main() -> None:
+        one, two = intro_guard(introspection, **cache), intro_guard(introspection, **cache)
+        assert (await one.authenticate("Bearer good-1")).policy == "app-only"
+        assert (await two.authenticate("Bearer good-1")).policy == "app-only"
+        assert introspection.hits["/introspect"] == 1
+        sentinel_set.stop_master()
+        assert (await two.authenticate("Bearer good-1")).policy == "app-only"  # from memory
+        with pytest.raises(InvalidToken):
+            await two.authenticate("Bearer bad-1")
+        sentinel_set.wait_for_promotion()
+        await anyio.sleep(0.3)  # past the backoff
+        await one.arevoke(jti="j-good-1")  # through the new master, on a fresh connection
+        with pytest.raises(InvalidToken):
+            await two.authenticate("Bearer good-1")
+        await one.aclose()
+        await two.aclose()
+
+    anyio.run(main)
+
+
+def test_close_releases_the_sentinel_connections(introspection: HTTPServer, sentinel_set: SentinelSet) -> None:
+    """close() and aclose() also close the connections to the sentinels (master discovery)."""
+    cache = {"backend": "redis-sentinel", "sentinels": sentinel_set.sentinels, "master": sentinel_set.master}
+
+    def sentinel_clients() -> int:
+        gc.collect()  # the helpers' own short-lived clients
+        with sentinel_set.sentinel.client() as client:
+            return int(client.info("clients")["connected_clients"])
+
+    baseline = sentinel_clients()
+    guard = intro_guard(introspection, **cache)
+    assert outcome(guard, "good-1").policy == "app-only"
+    assert sentinel_clients() > baseline
+    guard.close()
+    wait_until(lambda: sentinel_clients() == baseline, seconds=5, what="sync sentinel connections closed")
+
+    async def main() -> None:
+        guard = intro_guard(introspection, **cache)
+        assert (await guard.authenticate("Bearer good-2")).policy == "app-only"
+        await guard.aclose()
+
+    anyio.run(main)
+    wait_until(lambda: sentinel_clients() == baseline, seconds=5, what="async sentinel connections closed")
+
+
 # -- TLS and an ACL user ----------------------------------------------------------------------------
 
 def test_tls_with_acl_user_shares_results(introspection: HTTPServer, tls_redis: TLSServer) -> None:
@@ -193,6 +244,21 @@ def test_tls_with_acl_user_shares_results(introspection: HTTPServer, tls_redis: 
     assert tls_redis.client().keys("tls:*")
     one.close()
     two.close()
+
+
+def test_tls_with_acl_user_async(introspection: HTTPServer, tls_redis: TLSServer) -> None:
+    cache = {"backend": "redis", "url": tls_redis.url, "ca_bundle": tls_redis.ca_bundle, "prefix": "atls:"}
+
+    async def main() -> None:
+        one, two = intro_guard(introspection, **cache), intro_guard(introspection, **cache)
+        assert (await one.authenticate("Bearer good-1")).policy == "app-only"
+        assert (await two.authenticate("Bearer good-1")).policy == "app-only"
+        await one.aclose()
+        await two.aclose()
+
+    anyio.run(main)
+    assert introspection.hits["/introspect"] == 1
+    assert tls_redis.client().keys("atls:*")
 
 
 @pytest.mark.parametrize("change", ["no CA bundle", "wrong password"])
