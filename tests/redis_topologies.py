@@ -51,8 +51,8 @@ def wait_until(condition: Callable[[], bool], *, seconds: float = 15, what: str 
 class Process:
     """One redis-server (or sentinel) process; ``stop()`` ends it, as a crash or shutdown would."""
 
-    def __init__(self, args: list[str], port: int, directory: Path) -> None:
-        self.port, self.args, self.directory = port, args, directory
+    def __init__(self, args: list[str], port: int, directory: Path, password: str | None = None) -> None:
+        self.port, self.args, self.directory, self.password = port, args, directory, password
         log = open(directory / f"{port}.log", "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(args, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -63,7 +63,8 @@ class Process:
             self.proc.wait(timeout=10)
 
     def client(self, **options: object) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, socket_timeout=2, **options)  # type: ignore[arg-type]
+        return redis.Redis(host=HOST, port=self.port, socket_timeout=2, password=self.password,
+                           **options)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -110,13 +111,15 @@ def running_cluster() -> Iterator[Cluster]:
 
 
 class SentinelSet:
-    """A master, its replica and one sentinel watching them as ``master``; ``failover()`` stops the
-    master and waits until the sentinel names the replica as the new one."""
+    """A master, its replica and one sentinel watching them as ``master``: ``stop_master()``, then
+    ``wait_for_promotion()`` until the sentinel names the replica as the new master. With
+    ``password``, the servers require it and the sentinel requires ``sentinel_password``."""
 
     master = "mymaster"
+    sentinel_password = "sentinel-password-for-tests"
 
-    def __init__(self, primary: Process, replica: Process, sentinel: Process) -> None:
-        self.primary, self.replica, self.sentinel = primary, replica, sentinel
+    def __init__(self, primary: Process, replica: Process, sentinel: Process, password: str | None) -> None:
+        self.primary, self.replica, self.sentinel, self.password = primary, replica, sentinel, password
 
     @property
     def sentinels(self) -> list[str]:
@@ -135,24 +138,27 @@ class SentinelSet:
 
 
 @contextmanager
-def running_sentinel() -> Iterator[SentinelSet]:
+def running_sentinel(*, password: str | None = None) -> Iterator[SentinelSet]:
     (server,) = _binaries("redis-server")
+    auth = [] if password is None else ["--requirepass", password, "--masterauth", password]
     with _processes() as (directory, started):
         primary_port, replica_port, sentinel_port = free_port(), free_port(), free_port()
-        started.append(Process([server, "--port", str(primary_port), "--repl-diskless-sync-delay", "0", *_QUIET],
-                               primary_port, directory))
+        started.append(Process([server, "--port", str(primary_port), "--repl-diskless-sync-delay", "0", *auth,
+                                *_QUIET], primary_port, directory, password))
         wait_until(lambda: bool(started[0].client().ping()), what="master")
         started.append(Process([server, "--port", str(replica_port), "--replicaof", HOST, str(primary_port),
-                                *_QUIET], replica_port, directory))
+                                *auth, *_QUIET], replica_port, directory, password))
         wait_until(lambda: started[1].client().info("replication")["master_link_status"] == "up",
                    what="replica")
         conf = directory / "sentinel.conf"  # a sentinel rewrites its own configuration file
-        conf.write_text(f"port {sentinel_port}\nbind {HOST}\n"
-                        f"sentinel monitor {SentinelSet.master} {HOST} {primary_port} 1\n"
-                        f"sentinel down-after-milliseconds {SentinelSet.master} 400\n"
-                        f"sentinel failover-timeout {SentinelSet.master} 2000\n")
-        started.append(Process([server, str(conf), "--sentinel"], sentinel_port, directory))
-        topology = SentinelSet(*started)
+        name = SentinelSet.master
+        conf.write_text(f"port {sentinel_port}\nbind {HOST}\nsentinel monitor {name} {HOST} {primary_port} 1\n"
+                        f"sentinel down-after-milliseconds {name} 400\nsentinel failover-timeout {name} 2000\n"
+                        + ("" if password is None else f"sentinel auth-pass {name} {password}\n"
+                           f"requirepass {SentinelSet.sentinel_password}\n"))
+        started.append(Process([server, str(conf), "--sentinel"], sentinel_port, directory,
+                               None if password is None else SentinelSet.sentinel_password))
+        topology = SentinelSet(*started, password)
         # the sentinel must know the replica (from the master's INFO) before it can promote it
         wait_until(lambda: len(topology.sentinel.client().execute_command(
             "SENTINEL", "REPLICAS", SentinelSet.master)) == 1, what="sentinel discovery")

@@ -208,6 +208,28 @@ def test_sentinel_failover_async(introspection: HTTPServer, sentinel_set: Sentin
     anyio.run(main)
 
 
+def test_sentinel_with_passwords(introspection: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The master's password in the url (its host is a placeholder), the sentinels' own password
+    from the environment; a wrong sentinel password shares nothing and accepts nothing."""
+    with running_sentinel(password="master-password-for-tests") as topology:
+        monkeypatch.setenv("S2S_SENTINEL_PW", topology.sentinel_password)
+        cache = {"backend": "redis-sentinel", "sentinels": topology.sentinels, "master": topology.master,
+                 "url": f"redis://:{topology.password}@{topology.master}/0", "prefix": "pw:"}
+        one, two = (intro_guard(introspection, **cache, sentinel_password_env="S2S_SENTINEL_PW")
+                    for _ in range(2))
+        assert outcome(one, "good-1").policy == "app-only"
+        assert outcome(two, "good-1").policy == "app-only"
+        assert introspection.hits["/introspect"] == 1
+        assert topology.primary.client().keys("pw:*")
+        wrong = intro_guard(introspection, **cache, sentinel_password="not-it")
+        assert outcome(wrong, "good-2").policy == "app-only"
+        assert isinstance(outcome(wrong, "bad-2"), InvalidToken)
+        assert outcome(one, "good-2").policy == "app-only"
+        assert introspection.hits["/introspect"] == 4  # the refused worker shared nothing
+        for guard in (one, two, wrong):
+            guard.close()
+
+
 def test_close_releases_the_sentinel_connections(introspection: HTTPServer, sentinel_set: SentinelSet) -> None:
     """close() and aclose() also close the connections to the sentinels (master discovery)."""
     cache = {"backend": "redis-sentinel", "sentinels": sentinel_set.sentinels, "master": sentinel_set.master}
