@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 import redis
@@ -42,15 +43,17 @@ class RedisCache:
         self.url, self.prefix, self.timeout, self.backoff = url, prefix, timeout, backoff
         self.clients = clients or RedisClients(url=url, timeout=timeout)
         self._sync_client: SyncRedisClient | None = None
+        self._building = threading.Lock()
         self._aclients: dict[asyncio.AbstractEventLoop, AsyncRedisClient] = {}
         self._down_until = 0.0
         self._revoked_key = prefix + "revoked"
 
     @property
     def _sync(self) -> SyncRedisClient:
-        if self._sync_client is None:
-            self._sync_client = self.clients.sync()
-        return self._sync_client
+        with self._building:  # one blocking client however many threads start at once
+            if self._sync_client is None:
+                self._sync_client = self.clients.sync()
+            return self._sync_client
 
     # -- health ---------------------------------------------------------------------------
     def _up(self) -> bool:

@@ -21,6 +21,7 @@ from s2s_guard.config import load_config
 from s2s_guard.errors import ConfigurationError
 from s2s_guard.sources.redis_cache import RedisCache
 from s2s_guard.sources.redis_clients import RedisClients
+from s2s_guard.summary import startup_summary
 from s2s_guard.testing import LocalIssuer
 
 HTTPServer = Any  # tests/sources/conftest.py: the scriptable loopback server
@@ -149,7 +150,14 @@ def test_cluster_down_at_start_up_leaves_the_guard_working(introspection: HTTPSe
     assert isinstance(outcome(guard, "bad-1"), InvalidToken)
     guard.revoke(jti="j-good-1")
     assert revoked(outcome(guard, "good-1"))
-    guard.close()
+
+    async def main() -> None:
+        assert (await guard.authenticate("Bearer good-2")).policy == "app-only"
+        with pytest.raises(InvalidToken):
+            await guard.authenticate("Bearer bad-2")
+        await guard.aclose()
+
+    anyio.run(main)
 
 
 # -- Sentinel -------------------------------------------------------------------------------------
@@ -330,3 +338,12 @@ def test_sentinel_password_from_the_environment(monkeypatch: pytest.MonkeyPatch)
                                     "sentinel_password_env": "S2S_SENTINEL_PW", "secret": CACHE_SECRET}})
     assert config.cache.sentinel_password == "sentinel-secret"
     assert "sentinel-secret" not in repr(config.cache)
+
+
+def test_the_summary_names_the_sentinel_master() -> None:
+    config = load_config({**BASE, "cache": {"backend": "redis-sentinel", "master": "mymaster", "secret": CACHE_SECRET,
+                                            "sentinels": ["10.0.0.1:26379", "10.0.0.2:26379"],
+                                            "url": "redis://:hunter2@mymaster/0"}})
+    text = "\n".join(startup_summary(config))
+    assert "redis-sentinel redis://:***@mymaster/0 master mymaster via 10.0.0.1:26379, 10.0.0.2:26379" in text
+    assert "hunter2" not in text
