@@ -69,8 +69,9 @@ def _cache_from(block: Any) -> CacheConfig:
         raise ConfigurationError(where + "url", f'backend "{backend}" needs url = "redis://host:port/0"')
     if backend == "redis-cluster" and urlsplit(url or "").path not in ("", "/", "/0"):
         raise ConfigurationError(where + "url", "a cluster has only db 0: drop the /<db> from the url")
-    if backend == "redis-sentinel" and url is not None and not url.startswith(_URL_SCHEMES[backend]):
-        raise ConfigurationError(where + "url", 'expected "redis://user:password@<master>/0" or rediss://')
+    if backend == "redis-sentinel" and url is not None and (
+            not url.startswith(_URL_SCHEMES[backend]) or not (urlsplit(url).path.strip("/") or "0").isdigit()):
+        raise ConfigurationError(where + "url", 'expected "redis://user:password@<master>/<db>" or rediss://')
     maxsize = _integer(block.get("maxsize", 10_000), where + "maxsize", minimum=1)
     if not isinstance(block.get("verified", True), bool):
         raise ConfigurationError(where + "verified", "expected true or false")

@@ -319,6 +319,8 @@ BASE = {"audience": [AUD], "issuers": [{"issuer": ISS, "validation": "introspect
     ({"backend": "redis-sentinel", "sentinels": ["127.0.0.1:26379"]}, "cache.master"),
     ({"backend": "redis-sentinel", "master": "mymaster"}, "cache.sentinels"),
     ({"backend": "redis-sentinel", "master": "m", "sentinels": ["127.0.0.1"]}, "cache.sentinels"),
+    ({"backend": "redis-sentinel", "master": "m", "sentinels": ["127.0.0.1:1"], "url": "redis://m/x"}, "cache.url"),
+    ({"backend": "redis-sentinel", "master": "m", "sentinels": ["127.0.0.1:1"], "url": "unix:///r.sock"}, "cache.url"),
     ({"backend": "redis-cluster"}, "cache.url"),
     ({"backend": "redis-cluster", "url": "redis://127.0.0.1:7000/2"}, "cache.url"),
     ({"backend": "redis", "url": "redis://127.0.0.1:6379/0", "nodes": ["127.0.0.1:7001"]}, "cache.nodes"),
