@@ -20,13 +20,14 @@ demo: $(STAMP)
 test: $(STAMP) redis-server
 	$(BIN)/python -m pytest
 
-# The Redis tests start their own redis-server on a loopback port; install it when missing
-# (apt-get, sudo only when not root). Without apt the Redis tests are skipped, not failed.
+# The Redis tests start their own redis-server processes on loopback ports (one server, a cluster
+# made with redis-cli from redis-tools, a sentinel: redis-server --sentinel); install them when
+# missing (apt-get, sudo only when not root). Without apt the Redis tests are skipped, not failed.
 redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
 	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	      --no-install-recommends redis-server >/dev/null; } \
+	      --no-install-recommends redis-server redis-tools >/dev/null; } \
 	  || echo "redis-server could not be installed: the Redis tests will be skipped"; }
 
 # In-process ASGI benchmark against the baselines (Authlib is installed here only).

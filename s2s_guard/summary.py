@@ -52,6 +52,8 @@ def _issuer_line(issuer: IssuerConfig, config: GuardConfig) -> str:
 def _cache_text(config: GuardConfig) -> str:
     cache = config.cache
     where = cache.backend if cache.url is None else f"{cache.backend} {redact_url(cache.url)}"
+    if cache.master is not None:  # redis-sentinel: the master's name and who names it
+        where += f" master {cache.master} via {', '.join(cache.sentinels)}"
     return f"{where} (verified tokens {'on' if cache.verified else 'off'})"
 
 

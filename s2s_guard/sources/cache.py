@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from cachetools import FIFOCache
 
 from ..config import CacheConfig
+from ..config.cache import REDIS_BACKENDS
 from ..errors import ConfigurationError
 from .shared import SharedCache
 
@@ -106,14 +107,16 @@ class MemoryCache:
 
 def shared_cache_for(config: CacheConfig) -> SharedCache | None:
     """The shared layer a ``[cache]`` table describes (``None`` for the memory backend)."""
-    if config.backend != "redis" or config.url is None:
+    if config.backend not in REDIS_BACKENDS or (config.backend != "redis-sentinel" and config.url is None):
         return None
     try:
         from .redis_cache import RedisCache  # local: redis is an optional extra
+        from .redis_clients import RedisClients
     except ImportError as exc:
         raise ConfigurationError("cache.backend", 'backend "redis" needs: pip install "s2s_guard[redis]"') from exc
     if config.secret is None or len(config.secret) < 32:  # a CacheConfig built in Python, not by load_config
         raise ConfigurationError("cache.secret_env", 'backend "redis" needs a secret of at least 32 bytes')
     from .signed import SignedCache  # local: only the Redis backend signs
 
-    return SignedCache(RedisCache(config.url, prefix=config.prefix, timeout=config.timeout), config.secret)
+    return SignedCache(RedisCache(config.url or "", prefix=config.prefix, timeout=config.timeout,
+                                  backoff=config.backoff, clients=RedisClients.from_config(config)), config.secret)

@@ -15,51 +15,60 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 import redis
-import redis.asyncio as aredis
-import redis.asyncio.retry as aretry
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from .redis_clients import AsyncRedisClient, RedisClients, SyncRedisClient, aclose_client, close_client
 
 __all__ = ["RedisCache"]
 
 log = logging.getLogger("s2s_guard.cache")
-_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
-# One immediate retry, on ConnectionError only (a dead pooled socket, a refused connect): a
-# TimeoutError is final, so a silent Redis still costs one ``timeout``, never two.
-_RETRY_ON = (redis.ConnectionError,)
+# A cluster client raises RedisClusterException (not a RedisError) when no node answers.
+_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError, asyncio.TimeoutError)
 
 
 class RedisCache:
-    """Keys under ``prefix``; one blocking client, and one asyncio client per event loop."""
+    """Keys under ``prefix``; one blocking client, and one asyncio client per event loop.
+
+    ``clients`` picks the topology (one server, a cluster, a Sentinel-managed master); without it,
+    the one server at ``url``. The blocking client is built on first use (a cluster client reads
+    the slot map as it is built), so a Redis that is down at start-up costs a logged failure, not
+    the guard's construction.
+    """
 
     def __init__(self, url: str, *, prefix: str = "s2s_guard:", timeout: float = 0.5,
-                 backoff: float = 5.0) -> None:
+                 backoff: float = 5.0, clients: RedisClients | None = None) -> None:
         self.url, self.prefix, self.timeout, self.backoff = url, prefix, timeout, backoff
-        self._sync = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                          retry=Retry(NoBackoff(), 1, _RETRY_ON))
-        self._aclients: dict[asyncio.AbstractEventLoop, aredis.Redis] = {}
+        self.clients = clients or RedisClients(url=url, timeout=timeout)
+        self._sync_client: SyncRedisClient | None = None
+        self._building = threading.Lock()
+        self._aclients: dict[asyncio.AbstractEventLoop, AsyncRedisClient] = {}
         self._down_until = 0.0
         self._revoked_key = prefix + "revoked"
+
+    @property
+    def _sync(self) -> SyncRedisClient:
+        with self._building:  # one blocking client however many threads start at once
+            if self._sync_client is None:
+                self._sync_client = self.clients.sync()
+            return self._sync_client
 
     # -- health ---------------------------------------------------------------------------
     def _up(self) -> bool:
         return time.monotonic() >= self._down_until
 
     def _failed(self, exc: BaseException) -> None:
-        log.warning("redis unavailable, using the memory layer for %.0fs: %s: %s",
+        log.warning("redis unavailable, using the memory layer for %gs: %s: %s",
                     self.backoff, type(exc).__name__, exc)
         self._down_until = time.monotonic() + self.backoff
 
-    def _aclient(self) -> aredis.Redis:
+    def _aclient(self) -> AsyncRedisClient:
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
-            client = self._aclients[loop] = aredis.Redis.from_url(
-                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                retry=aretry.Retry(NoBackoff(), 1, _RETRY_ON))
+            client = self._aclients[loop] = self.clients.aio()
         return client
 
     # -- values ---------------------------------------------------------------------------
@@ -153,10 +162,11 @@ class RedisCache:
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
         """Close the blocking client's connections."""
-        self._sync.close()
+        if self._sync_client is not None:
+            close_client(self._sync_client)
 
     async def aclose(self) -> None:
         """Close this event loop's asyncio client (call it from the loop that used it)."""
         client = self._aclients.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            await client.aclose()
+            await aclose_client(client)
