@@ -56,12 +56,12 @@ def test_environment_and_settings_named_in_the_package_are_documented() -> None:
 
 
 def test_a_key_added_without_a_description_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a parallel branch adding ``[cache] sentinels`` (say) sees until it describes the key."""
+    """What a parallel branch adding ``[cache] shards`` (say) sees until it describes the key."""
     cache = next(s for s in SECTIONS if s.table == "cache")
-    grown = Section(table=cache.table, heading=cache.heading, keys={*cache.keys, "sentinels"},
+    grown = Section(table=cache.table, heading=cache.heading, keys={*cache.keys, "shards"},
                     model=cache.model, intro=cache.intro)
     monkeypatch.setattr(reference, "SECTIONS", tuple(grown if s is cache else s for s in SECTIONS))
-    assert reference.undocumented() == ["cache.sentinels: type, default, meaning"]
+    assert reference.undocumented() == ["cache.shards: type, default, meaning"]
     assert reference.main(["reference"]) == 1
 
 

@@ -54,6 +54,9 @@ KEY_DOCS: dict[str, KeyDoc] = {
     "cache.secret_env": KeyDoc(_ENV_NAME, 'unset; this or `secret` is required with `backend = "redis"`',
                                "The environment variable holding `secret` (e.g. `S2S_GUARD_CACHE_SECRET`), "
                                "the same for every worker."),
+    "cache.sentinel_password_env": KeyDoc(_ENV_NAME, "unset", "With `backend = \"redis-sentinel\"`: the "
+                                          "environment variable holding the sentinels' own password "
+                                          "(the master's is in `url`)."),
     "dpop.nonce_secret_env": KeyDoc(_ENV_NAME, "unset (a random secret per guard)", "The environment variable "
                                     "holding the server-nonce HMAC key (at least 32 bytes), shared by every worker."),
     "resource_metadata.resource": KeyDoc(default="the first `audience`"),
