@@ -4,8 +4,8 @@ A decision is a :data:`Flow`: a generator that yields an :data:`IO` whenever it 
 an introspection answer or the shared cache, is sent that call's result (or has its
 exception thrown in, where it was asked for), and returns the principal. :func:`run` performs
 each call with its blocking method, :func:`arun` awaits its async twin; nothing else about a
-decision differs between ``authenticate_sync`` and ``authenticate``. Both run one loop,
-:func:`_drive`: blocking, it never awaits, so :func:`run` finishes its coroutine in one step.
+decision differs between ``authenticate_sync`` and ``authenticate``. The two loops are the
+same few lines, as httpx's ``sync_auth_flow`` and ``async_auth_flow`` are.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ IO = tuple[Callable[..., Any], Callable[..., Awaitable[Any]], tuple[Any, ...]]
 Flow = Generator[IO, Any, T]
 
 
-async def _drive(flow: Flow[T], blocking: bool) -> T:
-    """The one driver loop: each call performed (blocking, or awaited), its result sent in or what it
+async def _drive(flow: Flow[T]) -> T:
+    """The async driver loop: each call awaited, its result sent in or what it
     raised thrown in where the flow asked (so the flow's own handlers see it: a span closes, a
     challenge is set; a cancellation too)."""
     try:
         call, acall, args = next(flow)
         while True:
             try:
-                result = call(*args) if blocking else await acall(*args)
+                result = await acall(*args)
             except BaseException as exc:
                 call, acall, args = flow.throw(exc)
             else:
@@ -43,17 +43,22 @@ async def _drive(flow: Flow[T], blocking: bool) -> T:
 
 
 def run(flow: Flow[T]) -> T:
-    """Drive ``flow`` to its result with blocking I/O (the loop then never awaits: one step finishes it)."""
-    loop = _drive(flow, blocking=True)
+    """Drive ``flow`` to its result with blocking I/O: :func:`_drive`'s loop without a coroutine
+    around it (every cold blocking request pays for that wrapper otherwise)."""
     try:
-        loop.send(None)
+        call, _, args = next(flow)
+        while True:
+            try:
+                result = call(*args)
+            except BaseException as exc:
+                call, _, args = flow.throw(exc)
+            else:
+                call, _, args = flow.send(result)
     except StopIteration as stop:
         value: T = stop.value
         return value
-    loop.close()
-    raise RuntimeError("a blocking flow awaited")  # unreachable: nothing in the loop awaits when blocking
 
 
 def arun(flow: Flow[T]) -> Coroutine[Any, Any, T]:
     """Drive ``flow`` to its result, awaiting each call: ``await arun(flow)``."""
-    return _drive(flow, blocking=False)
+    return _drive(flow)
