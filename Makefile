@@ -69,7 +69,7 @@ $(DOCS_STAMP): pyproject.toml | $(STAMP)
 # fails when the committed page is stale or a key has no description).
 docs: $(DOCS_STAMP)
 	$(BIN)/python -m s2s_guard.config.reference docs/configuration.md
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 docs-serve: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
