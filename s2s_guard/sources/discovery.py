@@ -141,3 +141,6 @@ class Discovery:
 
     def close(self) -> None:
         self.transport.close()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()

@@ -7,6 +7,7 @@ body size limit; a transport error becomes a ``status == 0`` response, never an 
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
 from typing import TypeVar
@@ -91,27 +92,30 @@ def drive_sync(flow: Flow[T], transport: Transport) -> T:
 
 
 async def adrive(flow: Flow[T], transport: Transport) -> T:
-    """Run a flow to its result with a short-lived async client (safe across event loops)."""
-    async with transport.async_client() as client:
-        try:
-            request = next(flow)
-            while True:
-                request = flow.send(await asend(client, request))
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+    """Run a flow to its result with the transport's pooled async client for this event loop."""
+    client = transport.async_client()
+    try:
+        request = next(flow)
+        while True:
+            request = flow.send(await asend(client, request))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
 
 
 class Transport:
-    """The HTTP clients of one source: a pooled blocking client, async clients per flight.
+    """The HTTP clients of one source: a pooled blocking client and a pooled async client per
+    event loop, each keeping its connections to the identity provider alive between calls.
 
     An ``httpx.AsyncClient`` belongs to the event loop that opened its connections, and a
-    guard may serve several loops (tests, ``asyncio.run`` per call), so async clients live for
-    one flight; they share the TLS context, which is the expensive part to build.
+    guard may serve several loops (tests, ``asyncio.run`` per call), so each loop gets its own;
+    :meth:`aclose` closes the running loop's, and a client whose loop has closed is dropped.
+    All share the TLS context, which is the expensive part to build.
     """
 
     def __init__(self, ca_bundle: str | None = None) -> None:
         self._client: httpx.Client | None = None
+        self._aclients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
         self._lock = threading.Lock()
         #: An issuer's ``ca_bundle``: verify its servers with these CA certificates only, not the system's.
         self._ssl = trust_only(ca_bundle) if ca_bundle is not None else None
@@ -127,12 +131,27 @@ class Transport:
             return self._client
 
     def async_client(self) -> httpx.AsyncClient:
-        """A new async client for one flight; use it as an ``async with`` block."""
-        return httpx.AsyncClient(verify=self._verify(), follow_redirects=False)
+        """The running event loop's pooled async client, created on first use."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._aclients.get(loop)
+            if client is None:
+                for stale in [other for other in self._aclients if other.is_closed()]:
+                    del self._aclients[stale]  # its loop is gone: nothing can await its close
+                client = self._aclients[loop] = httpx.AsyncClient(verify=self._verify(), follow_redirects=False)
+            return client
 
     def close(self) -> None:
-        """Close the pooled blocking client (idempotent)."""
+        """Close the pooled blocking client (idempotent); async clients close with :meth:`aclose`."""
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+    async def aclose(self) -> None:
+        """Close the blocking client and this event loop's async client (idempotent)."""
+        self.close()
+        with self._lock:
+            client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
