@@ -66,6 +66,8 @@ class Introspector:
                  max_in_flight: int = MAX_IN_FLIGHT, namespace: str = "") -> None:
         self.config, self.issuer, self.keys = config, issuer, keys
         self.discovery, self.shared, self.leeway, self.outage = discovery, shared, leeway, outage
+        if discovery is not None and shared is not None:
+            discovery.shared = shared  # one discovery fetch per deployment
         self.memory = MemoryCache(maxsize)
         #: Shared keys are "i:<namespace>:<sha>": guards configured differently never share results.
         self._shared_prefix = f"i:{namespace}:" if namespace else "i:"
@@ -213,6 +215,8 @@ class Introspector:
 
     def _call_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
         response = None
+        if self.discovery is not None:
+            self.discovery.ensure_sync(now)
         try:
             response = drive_sync(self.flow(token, now), self.transport)
             jws = response_jws(response)
@@ -261,6 +265,8 @@ class Introspector:
 
     async def _acall(self, token: str, sha: str, now: float) -> IntrospectionResult:
         response = None
+        if self.discovery is not None:
+            await self.discovery.aensure(now)
         try:
             response = await adrive(self.flow(token, now), self.transport)
             jws = response_jws(response)

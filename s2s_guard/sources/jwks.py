@@ -84,8 +84,7 @@ class RemoteJWKS:
         self._flights: SyncFlights[None] = SyncFlights()
         self._aflights: AsyncFlights[None] = AsyncFlights()
         self._combined: tuple[KeySet | None, KeySet] = (None, self.static)
-        #: The shared layer (Redis) where workers exchange fetched documents; set by the guard.
-        self.shared: SharedCache | None = None
+        self._shared: SharedCache | None = None
         #: Where fetch results and stale serves are reported, under ``issuer_name``; set by the guard.
         self.telemetry: Telemetry | None = None
         self.issuer_name = ""
@@ -93,6 +92,17 @@ class RemoteJWKS:
         # through discovery also by the issuer that discovery checked (RFC 8414 §3.3).
         origin = uri or (f"{discovery.url} {discovery.issuer}" if discovery is not None else "")
         self._shared_key = "j:" + hashlib.sha256(origin.encode()).hexdigest()
+
+    @property
+    def shared(self) -> SharedCache | None:
+        """The shared layer (Redis) where workers exchange fetched documents; set by the guard."""
+        return self._shared
+
+    @shared.setter
+    def shared(self, shared: SharedCache | None) -> None:
+        self._shared = shared
+        if self.discovery is not None:
+            self.discovery.shared = shared  # its document too: one fetch per deployment
 
     def flow(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> Flow[None]:
         """Resolve the URI (discovery), claim the fetch (unless ``seq`` was claimed ahead), apply the response."""
@@ -165,6 +175,8 @@ class RemoteJWKS:
                       lambda: self._adopt(shared.get_sync(self._shared_key)) or None)
 
     def _fetch_sync(self, header: Mapping[str, Any], now: float, seq: int | None) -> bool:
+        if self.discovery is not None:
+            self.discovery.ensure_sync(now)
         drive_sync(self.flow(header, now, seq), self.transport)
         record = self.state.record(now)
         if self.shared is not None and record is not None:
@@ -181,6 +193,8 @@ class RemoteJWKS:
             await alead(shared, self._shared_key, self.lock_ttl, lambda: self._afetch(header, now, seq), adopt)
 
     async def _afetch(self, header: Mapping[str, Any], now: float, seq: int | None) -> bool:
+        if self.discovery is not None:
+            await self.discovery.aensure(now)
         await adrive(self.flow(header, now, seq), self.transport)
         record = self.state.record(now)
         if self.shared is not None and record is not None:

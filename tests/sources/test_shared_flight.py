@@ -276,3 +276,51 @@ def test_shared_results_are_signed_records(http_server: HTTPServer, redis_db: st
     assert not any(k.startswith(b"s2s_guard:" + LOCK_PREFIX.encode()) for k in client.keys("*"))
     client.close()
     guard.close()
+
+
+# -- discovery documents ------------------------------------------------------------------------
+
+def discovered(server: HTTPServer, redis_url: str, validation: str) -> dict[str, Any]:
+    server.json("/.well-known/openid-configuration", {
+        "issuer": ISS, "jwks_uri": server.url + "/jwks", "introspection_endpoint": server.url + "/introspect"})
+    issuer: dict[str, Any] = {"issuer": ISS, "algorithms": ["ES256"],
+                              "discovery": server.url + "/.well-known/openid-configuration"}
+    config: dict[str, Any] = {"audience": [AUD], "issuers": [issuer],
+                              "cache": {"backend": "redis", "url": redis_url, "revoked_refresh": 0,
+                                        "secret": CACHE_SECRET}}
+    if validation == "introspect":
+        issuer["validation"] = "introspect"
+        config["introspection"] = {"client_id": "api", "client_secret": "s"}
+        server.json("/introspect", {"active": True, "iss": ISS, "aud": AUD, "client_id": "billing",
+                                    "exp": int(time.time()) + 600})
+    return config
+
+
+def test_workers_fetch_a_discovery_document_once_for_introspection(http_server: HTTPServer,
+                                                                   redis_db: str) -> None:
+    http_server.delay = DELAY
+    config = discovered(http_server, redis_db, "introspect")
+    guards = [Guard.from_config(config) for _ in range(3)]
+    assert set(burst(guards, ["tok-a", "tok-b"], per_guard=3)) == {"app-only"}
+    assert http_server.hits["/.well-known/openid-configuration"] == 1
+    assert http_server.hits["/introspect"] == 2
+    closing(*guards)
+
+
+def test_workers_fetch_a_discovery_document_once_for_keys_async(http_server: HTTPServer, redis_db: str) -> None:
+    idp = LocalIssuer(issuer=ISS, audience=AUD, algorithms=("ES256",))
+    http_server.json("/jwks", idp.jwks())
+    http_server.delay = DELAY
+    config = discovered(http_server, redis_db, "jwt")
+    token = "Bearer " + idp.app_token(alg="ES256")
+
+    async def main() -> None:
+        guards = [Guard.from_config(config) for _ in range(3)]
+        principals = await asyncio.gather(*(g.authenticate(token) for g in guards for _ in range(3)))
+        assert {p.policy for p in principals} == {"app-only"}
+        for guard in guards:
+            await guard.aclose()
+
+    anyio.run(main)
+    assert http_server.hits["/.well-known/openid-configuration"] == 1
+    assert http_server.hits["/jwks"] == 1
