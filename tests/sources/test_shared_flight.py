@@ -324,3 +324,26 @@ def test_workers_fetch_a_discovery_document_once_for_keys_async(http_server: HTT
     anyio.run(main)
     assert http_server.hits["/.well-known/openid-configuration"] == 1
     assert http_server.hits["/jwks"] == 1
+
+
+# -- refresh ahead --------------------------------------------------------------------------------
+
+def test_one_worker_refreshes_ahead_for_the_deployment(http_server: HTTPServer, redis_db: str) -> None:
+    from settable_clock import Clock
+
+    clock = Clock()
+    idp = LocalIssuer(issuer=ISS, audience=AUD, algorithms=("ES256",))
+    config = jwt_config(http_server, idp, redis_db)
+    config["cache"]["verified"] = False  # every request asks its key source
+    guards = [Guard.from_config(config, clock=clock) for _ in range(2)]
+    token = idp.app_token(alg="ES256", ttl=3600)
+    assert [g.authenticate_sync("Bearer " + token).policy for g in guards] == ["app-only"] * 2
+    assert http_server.hits["/jwks"] == 1
+    http_server.delay = DELAY
+    clock.now += 500  # past refresh_ahead (80% of the 600 s max-age), still fresh
+    assert set(burst(guards, [token], per_guard=2)) == {"app-only"}  # each starts its refresh
+    for thread in threading.enumerate():
+        if thread.name.startswith("s2s_guard-"):
+            thread.join(30)  # the background refreshes
+    assert http_server.hits["/jwks"] == 2  # one refresh for both workers
+    closing(*guards)
