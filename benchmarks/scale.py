@@ -92,9 +92,10 @@ def serve_idp(port: int, delay: float, keyfile: str) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads, server.request_queue_size = True, 1024
-    server.serve_forever()
+    class Server(ThreadingHTTPServer):
+        daemon_threads, request_queue_size = True, 1024  # a deep backlog, read when listen() runs
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
 
 
 # -- the app (imported by each uvicorn worker) ------------------------------------------------------
@@ -169,44 +170,75 @@ class Workers:
         self.log.close()
 
 
-async def _send(client: Any, url: str, token: str) -> tuple[float, int, str]:
-    started = time.perf_counter()
-    try:
-        response = await client.get(url, headers={"Authorization": "Bearer " + token})
-        return time.perf_counter() - started, response.status_code, response.text
-    except Exception:  # noqa: BLE001 - a failed request is counted, not raised
-        return time.perf_counter() - started, 0, ""
+class _Connection:
+    """One HTTP/1.1 keep-alive connection (asyncio streams: the client must not be the bottleneck)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, token: str) -> tuple[float, int, str]:
+        """(latency, status, body) of ``GET /`` with ``token``; status 0 when the connection failed."""
+        started = time.perf_counter()
+        try:
+            if self.reader is None or self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.writer.write(f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+            head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            length = int(head.lower().split("content-length:", 1)[1].split("\r\n", 1)[0])
+            body = (await self.reader.readexactly(length)).decode()
+            return time.perf_counter() - started, int(head.split(" ", 2)[1]), body
+        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+            self.close()
+            return time.perf_counter() - started, 0, ""
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
-async def _burst(url: str, tokens: Sequence[str], repeat: int, connections: int
+async def _run(port: int, order: Sequence[str], connections: int, keep_alive: bool = True
+               ) -> list[tuple[str, tuple[float, int, str]]]:
+    """Send ``order`` over ``connections`` connections at once (fresh ones per request unless ``keep_alive``)."""
+    queue = list(reversed(order))
+    results: list[tuple[str, tuple[float, int, str]]] = []
+
+    async def loop() -> None:
+        conn = _Connection(port)
+        while queue:
+            token = queue.pop()
+            results.append((token, await conn.get(token)))
+            if not keep_alive:
+                conn.close()
+        conn.close()
+
+    await asyncio.gather(*(loop() for _ in range(connections)))
+    return results
+
+
+async def _burst(port: int, tokens: Sequence[str], repeat: int, connections: int
                  ) -> tuple[list[tuple[float, int, str]], float, dict[str, set[str]]]:
     """Every token ``repeat`` times at once, interleaved (request i carries token i mod K)."""
-    import httpx
-
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        order = [tokens[i % len(tokens)] for i in range(len(tokens) * repeat)]
-        started = time.perf_counter()
-        results = await asyncio.gather(*(_send(client, url, t) for t in order))
-        elapsed = time.perf_counter() - started
+    order = [tokens[i % len(tokens)] for i in range(len(tokens) * repeat)]
+    started = time.perf_counter()
+    results = await _run(port, order, connections)
+    elapsed = time.perf_counter() - started
     seen: dict[str, set[str]] = {t: set() for t in tokens}
-    for token, (_, status, body) in zip(order, results):
+    for token, (_, status, body) in results:
         if status == 200:
             seen[token].add(body)
-    return list(results), elapsed, seen
+    return [result for _, result in results], elapsed, seen
 
 
-async def _cover(url: str, seen: dict[str, set[str]], workers: int, attempts: int = 40) -> None:
+async def _cover(port: int, seen: dict[str, set[str]], workers: int, attempts: int = 40) -> None:
     """Send tokens that missed a worker on fresh connections until they reached all of them."""
-    import httpx
-
     for _ in range(attempts):
         missing = [t for t, pids in seen.items() if len(pids) < workers]
         if not missing:
             return
-        async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0), timeout=30) as client:
-            results = await asyncio.gather(*(_send(client, url, t) for t in missing for _ in range(workers)))
-        for token, (_, status, body) in zip([t for t in missing for _ in range(workers)], results):
+        for token, (_, status, body) in await _run(port, missing * workers, 16, keep_alive=False):
             if status == 200:
                 seen[token].add(body)
 
@@ -233,9 +265,8 @@ def run_one(args: argparse.Namespace, backend: str, kind: str, n: int, idp_url: 
     _idp(idp_url, "/_reset")
     workers = Workers(n, config, workdir)
     try:
-        url = f"http://127.0.0.1:{workers.port}/"
-        results, elapsed, seen = asyncio.run(_burst(url, tokens, args.r, args.connections))
-        asyncio.run(_cover(url, seen, n))
+        results, elapsed, seen = asyncio.run(_burst(workers.port, tokens, args.r, args.connections))
+        asyncio.run(_cover(workers.port, seen, n))
         stats = _idp(idp_url, "/_stats")
         latencies = sorted(latency for latency, _, _ in results)
         reach = sum(min(len(pids), n) for pids in seen.values()) / (len(tokens) * n)
@@ -276,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from s2s_guard.testing import LocalIssuer
 
     with tempfile.TemporaryDirectory(prefix="s2s-scale-") as tmp:
+        tmp = os.environ.get("S2S_SCALE_DIR", tmp)
         workdir, port = Path(tmp), free_port()
         idp_url = f"http://127.0.0.1:{port}"
         issuer = LocalIssuer(issuer=idp_url, audience=AUD, algorithms=("ES256",))

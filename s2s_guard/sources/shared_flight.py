@@ -27,6 +27,9 @@ T = TypeVar("T")
 #: Lock keys are this prefix and the key of the result they guard (one key: cluster-safe).
 LOCK_PREFIX = "lock:"
 _FIRST_POLL, _MAX_POLL = 0.002, 0.025  # seconds: a waiter sees a result within ~25 ms of its publication
+#: A waiter polls the result every time and tries the lock every few polls only (a holder that fails
+#: or dies is rare; each poll costs a Redis round trip in every waiting worker).
+_LOCK_EVERY = 4
 
 
 def _polls(ttl: float) -> Iterator[float]:
@@ -42,8 +45,8 @@ def lead_sync(shared: SharedCache, key: str, ttl: float, fetch: Callable[[], T],
     """``fetch()`` (which publishes its result) under the deployment-wide lock on ``key``, or the
     result another worker published (``adopt()``, ``None`` while there is none); waits ``ttl`` at most."""
     owner, lock = secrets.token_hex(16).encode(), LOCK_PREFIX + key
-    for delay in _polls(ttl):
-        taken = shared.lock_sync(lock, owner, ttl)
+    for i, delay in enumerate(_polls(ttl)):
+        taken = shared.lock_sync(lock, owner, ttl) if i % _LOCK_EVERY == 0 else False
         if taken is None:
             break  # Redis unavailable: this process fetches alone
         if taken:
@@ -62,8 +65,8 @@ async def alead(shared: SharedCache, key: str, ttl: float, fetch: Callable[[], A
                 adopt: Callable[[], Awaitable[T | None]]) -> T:
     """Async twin of :func:`lead_sync`."""
     owner, lock = secrets.token_hex(16).encode(), LOCK_PREFIX + key
-    for delay in _polls(ttl):
-        taken = await shared.alock(lock, owner, ttl)
+    for i, delay in enumerate(_polls(ttl)):
+        taken = await shared.alock(lock, owner, ttl) if i % _LOCK_EVERY == 0 else False
         if taken is None:
             break
         if taken:
