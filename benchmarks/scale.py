@@ -15,6 +15,8 @@ covered). Reported per N: JWKS fetches and introspection calls at the identity p
 TCP connections, the burst's throughput and p99 latency, and the workers' resident memory.
 
     .venv/bin/python benchmarks/scale.py [--workers 1 2 4 8] [-k 50] [-r 20]
+
+``S2S_SCALE_DIR=<dir>`` keeps the workers' logs (``uvicorn-<N>.log``) there instead of a temporary directory.
 """
 
 from __future__ import annotations
