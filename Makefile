@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz typecheck bench compare load clean redis-server docs docs-serve package-check
+.PHONY: demo test fuzz typecheck bench compare load scale clean redis-server docs docs-serve package-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ load: $(STAMP) redis-server
 	      --no-install-recommends wrk >/dev/null; } \
 	  || echo "wrk could not be installed: load from httpx clients"; }
 	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
+
+# Identity-provider calls and connections as uvicorn workers scale out (N = 1, 2, 4, 8), memory vs one
+# shared redis-server, JWT and introspected tokens, cold burst (a few minutes; SCALE_ARGS="--workers 1 2").
+scale: $(STAMP) redis-server
+	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
 
 # Property tests with the long hypothesis profile (thousands of examples each, a few minutes).
 fuzz: $(STAMP)

@@ -229,8 +229,12 @@ class Guard(Pipeline):
                 close()
 
     async def aclose(self) -> None:
-        """Close every client, including this event loop's asyncio Redis client."""
+        """Close every client, including this event loop's asyncio HTTP and Redis clients."""
         self.close()
+        for closeable in (*self._sources.values(), self._introspector):
+            aclose = getattr(closeable, "aclose", None)
+            if aclose is not None:
+                await aclose()
         if self._shared is not None:
             await self._shared.aclose()
 

@@ -7,6 +7,7 @@ metadata document for another issuer must never supply our keys.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -17,6 +18,8 @@ from ..core.flow import Flow, HTTPRequest, HTTPResponse
 from ..core.jwks import lifetime_of
 from ..core.urls import INSECURE_HTTP_FIX, downgrades
 from .http import Transport, adrive, drive_sync
+from .shared import SharedCache
+from .shared_flight import alead, lead_sync
 
 __all__ = ["Discovery", "Metadata", "check_transport", "parse_metadata"]
 
@@ -91,6 +94,10 @@ class Discovery:
         self._attempted_at = float("-inf")
         self._claim = threading.Lock()
         self.transport = Transport(ca_bundle)
+        #: The shared layer (Redis) through which one worker of the deployment fetches the document
+        #: and the others adopt it; set by the key source or introspector that uses this discovery.
+        self.shared: SharedCache | None = None
+        self._shared_key = "d:" + hashlib.sha256(f"{url} {issuer}".encode()).hexdigest()
 
     def _should_fetch(self, now: float) -> bool:
         with self._claim:  # one attempt per cooldown, across threads and event loops
@@ -131,13 +138,78 @@ class Discovery:
         self._renew(response, now, self.max_age)
         return self.metadata
 
+    # -- one fetch per deployment (the shared layer) ----------------------------------------------
+    def _record(self, metadata: Metadata) -> bytes:
+        return json.dumps({"jwks_uri": metadata.jwks_uri, "introspection_endpoint": metadata.introspection_endpoint,
+                           "etag": self.etag, "fetched_at": self.fetched_at,
+                           "fresh_until": self.fresh_until}).encode()
+
+    def _adopt(self, raw: bytes | None) -> bool:
+        """Install metadata another worker fetched (a signed record) if it is newer than ours."""
+        try:
+            doc = json.loads(raw) if raw is not None else None
+            if doc is None or float(doc["fetched_at"]) <= self.fetched_at:
+                return False
+            metadata = Metadata(self.issuer, doc["jwks_uri"], doc["introspection_endpoint"])
+            if not self.allow_http:
+                check_transport(metadata, self.url)  # as for a fetched document
+        except (ValueError, KeyError, TypeError):
+            return False
+        etag = doc.get("etag")
+        self.metadata, self.etag = metadata, etag if isinstance(etag, str) else None
+        self.fetched_at, self.fresh_until = float(doc["fetched_at"]), float(doc["fresh_until"])
+        return True
+
+    def _published(self, now: float) -> bytes | None:
+        """The record to share if this worker fetched (or revalidated) the document at ``now``."""
+        fresh = self.metadata is not None and self.fetched_at == now and now < self.fresh_until
+        return self._record(self.metadata) if fresh and self.metadata is not None else None
+
+    def _fetch_sync(self, now: float) -> bool:
+        drive_sync(self.flow(now), self.transport)
+        record = self._published(now)
+        if self.shared is not None and record is not None:
+            self.shared.set_sync(self._shared_key, record, self.fresh_until - now)
+        return True
+
+    async def _afetch(self, now: float) -> bool:
+        await adrive(self.flow(now), self.transport)
+        record = self._published(now)
+        if self.shared is not None and record is not None:
+            await self.shared.aset(self._shared_key, record, self.fresh_until - now)
+        return True
+
+    def ensure_sync(self, now: float) -> None:
+        """Before a flow that may need the document: with a shared layer, fetch it once per
+        deployment (the lock holder fetches and publishes, the others adopt); without, nothing."""
+        shared = self.shared
+        if shared is None or now < self.fresh_until or self._adopt(shared.get_sync(self._shared_key)):
+            return
+        lead_sync(shared, self._shared_key, self.timeout, lambda: self._fetch_sync(now),
+                  lambda: self._adopt(shared.get_sync(self._shared_key)) or None)
+
+    async def aensure(self, now: float) -> None:
+        """Async twin of :meth:`ensure_sync`."""
+        shared = self.shared
+        if shared is None or now < self.fresh_until or self._adopt(await shared.aget(self._shared_key)):
+            return
+
+        async def adopt() -> bool | None:
+            return self._adopt(await shared.aget(self._shared_key)) or None
+        await alead(shared, self._shared_key, self.timeout, lambda: self._afetch(now), adopt)
+
     def get_sync(self, now: float) -> Metadata | None:
         """Blocking: the metadata, or ``None`` if it could not be fetched."""
+        self.ensure_sync(now)
         return drive_sync(self.flow(now), self.transport)
 
     async def aget(self, now: float) -> Metadata | None:
         """Async twin of :meth:`get_sync`."""
+        await self.aensure(now)
         return await adrive(self.flow(now), self.transport)
 
     def close(self) -> None:
         self.transport.close()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()

@@ -7,8 +7,10 @@ body size limit; a transport error becomes a ``status == 0`` response, never an 
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
+from collections.abc import AsyncGenerator
 from typing import TypeVar
 
 import httpx
@@ -91,27 +93,40 @@ def drive_sync(flow: Flow[T], transport: Transport) -> T:
 
 
 async def adrive(flow: Flow[T], transport: Transport) -> T:
-    """Run a flow to its result with a short-lived async client (safe across event loops)."""
-    async with transport.async_client() as client:
-        try:
-            request = next(flow)
-            while True:
-                request = flow.send(await asend(client, request))
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+    """Run a flow to its result with the transport's pooled async client for this event loop."""
+    client = await transport.aclient()
+    try:
+        request = next(flow)
+        while True:
+            request = flow.send(await asend(client, request))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+async def _closed_with_the_loop(client: httpx.AsyncClient) -> AsyncGenerator[None]:
+    """An async generator the loop tracks once started: ``loop.shutdown_asyncgens()`` (which
+    ``asyncio.run`` calls before closing the loop) closes it, and so the client, on that loop."""
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 class Transport:
-    """The HTTP clients of one source: a pooled blocking client, async clients per flight.
+    """The HTTP clients of one source: a pooled blocking client and a pooled async client per
+    event loop, each keeping its connections to the identity provider alive between calls.
 
     An ``httpx.AsyncClient`` belongs to the event loop that opened its connections, and a
-    guard may serve several loops (tests, ``asyncio.run`` per call), so async clients live for
-    one flight; they share the TLS context, which is the expensive part to build.
+    guard may serve several loops (tests, ``asyncio.run`` per call), so each loop gets its own.
+    :meth:`aclose` closes the running loop's; a loop that ends without it (``asyncio.run``,
+    ``anyio.run``, uvicorn) closes its client in ``shutdown_asyncgens``, so no socket outlives
+    its loop. All share the TLS context, which is the expensive part to build.
     """
 
     def __init__(self, ca_bundle: str | None = None) -> None:
         self._client: httpx.Client | None = None
+        self._aclients: dict[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None]]] = {}
         self._lock = threading.Lock()
         #: An issuer's ``ca_bundle``: verify its servers with these CA certificates only, not the system's.
         self._ssl = trust_only(ca_bundle) if ca_bundle is not None else None
@@ -126,13 +141,31 @@ class Transport:
                 self._client = httpx.Client(verify=self._verify(), follow_redirects=False)
             return self._client
 
-    def async_client(self) -> httpx.AsyncClient:
-        """A new async client for one flight; use it as an ``async with`` block."""
-        return httpx.AsyncClient(verify=self._verify(), follow_redirects=False)
+    async def aclient(self) -> httpx.AsyncClient:
+        """The running event loop's pooled async client, created on first use."""
+        loop = asyncio.get_running_loop()
+        entry = self._aclients.get(loop)
+        if entry is None:
+            client = httpx.AsyncClient(verify=self._verify(), follow_redirects=False)
+            closer = _closed_with_the_loop(client)
+            await closer.__anext__()  # now tracked by the loop (no suspension: nothing can race us here)
+            with self._lock:
+                for gone in [other for other in self._aclients if other.is_closed()]:
+                    del self._aclients[gone]  # closed by its loop's shutdown_asyncgens
+                entry = self._aclients[loop] = (client, closer)
+        return entry[0]
 
     def close(self) -> None:
-        """Close the pooled blocking client (idempotent)."""
+        """Close the pooled blocking client (idempotent); async clients close with :meth:`aclose`."""
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+    async def aclose(self) -> None:
+        """Close the blocking client and this event loop's async client (idempotent)."""
+        self.close()
+        with self._lock:
+            entry = self._aclients.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()  # runs its ``finally``: the client's aclose()

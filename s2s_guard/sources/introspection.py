@@ -35,6 +35,7 @@ from .discovery import Discovery
 from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
 from .jwks import KeySource
+from .shared_flight import alead, lead_sync
 
 if TYPE_CHECKING:
     from ..telemetry.base import Telemetry
@@ -65,6 +66,8 @@ class Introspector:
                  max_in_flight: int = MAX_IN_FLIGHT, namespace: str = "") -> None:
         self.config, self.issuer, self.keys = config, issuer, keys
         self.discovery, self.shared, self.leeway, self.outage = discovery, shared, leeway, outage
+        if discovery is not None and shared is not None:
+            discovery.shared = shared  # one discovery fetch per deployment
         self.memory = MemoryCache(maxsize)
         #: Shared keys are "i:<namespace>:<sha>": guards configured differently never share results.
         self._shared_prefix = f"i:{namespace}:" if namespace else "i:"
@@ -164,6 +167,11 @@ class Introspector:
             self._down_until = now + (time.monotonic() - started) + self.outage
         return result
 
+    @property
+    def lock_ttl(self) -> float:
+        """How long a worker's lock on one token lasts: a wait for a slot and a call, each timed out."""
+        return 2 * self.config.timeout
+
     def _busy(self) -> IntrospectionResult:
         return IntrospectionResult(active=False, error=f"{self.max_in_flight} introspection calls in flight")
 
@@ -184,7 +192,15 @@ class Introspector:
         if self.telemetry is not None:
             self.telemetry.cache_lookup("introspection", result is not None)
         return result or self._unavailable(now) or self._flights.run(
-            sha, lambda: self._bounded_sync(token, sha, now))
+            sha, lambda: self._deployment_sync(token, sha, now))
+
+    def _deployment_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        """One call per token across the deployment: the lock holder calls, the others read its result."""
+        shared, key = self.shared, self._shared_prefix + sha
+        if shared is None:
+            return self._bounded_sync(token, sha, now)
+        return lead_sync(shared, key, self.lock_ttl, lambda: self._bounded_sync(token, sha, now),
+                         lambda: self._cached(sha, shared.get_sync(key), now))
 
     def _bounded_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
         """:meth:`_call_sync` in one of ``max_in_flight`` slots, waited for up to the timeout."""
@@ -199,6 +215,8 @@ class Introspector:
 
     def _call_sync(self, token: str, sha: str, now: float) -> IntrospectionResult:
         response = None
+        if self.discovery is not None:
+            self.discovery.ensure_sync(now)
         try:
             response = drive_sync(self.flow(token, now), self.transport)
             jws = response_jws(response)
@@ -220,7 +238,17 @@ class Introspector:
         if self.telemetry is not None:
             self.telemetry.cache_lookup("introspection", result is not None)
         return result or self._unavailable(now) or await self._aflights.run(
-            sha, lambda: self._abounded(token, sha, now))
+            sha, lambda: self._adeployment(token, sha, now))
+
+    async def _adeployment(self, token: str, sha: str, now: float) -> IntrospectionResult:
+        """Async twin of :meth:`_deployment_sync`."""
+        shared, key = self.shared, self._shared_prefix + sha
+        if shared is None:
+            return await self._abounded(token, sha, now)
+
+        async def adopt() -> IntrospectionResult | None:
+            return self._cached(sha, await shared.aget(key), now)
+        return await alead(shared, key, self.lock_ttl, lambda: self._abounded(token, sha, now), adopt)
 
     async def _abounded(self, token: str, sha: str, now: float) -> IntrospectionResult:
         """Async twin of :meth:`_bounded_sync`."""
@@ -237,6 +265,8 @@ class Introspector:
 
     async def _acall(self, token: str, sha: str, now: float) -> IntrospectionResult:
         response = None
+        if self.discovery is not None:
+            await self.discovery.aensure(now)
         try:
             response = await adrive(self.flow(token, now), self.transport)
             jws = response_jws(response)
@@ -254,3 +284,9 @@ class Introspector:
         self.transport.close()
         if self.discovery is not None:
             self.discovery.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP clients, this event loop's async ones included."""
+        await self.transport.aclose()
+        if self.discovery is not None:
+            await self.discovery.aclose()

@@ -32,6 +32,7 @@ from .cache import SharedCache
 from .discovery import Discovery
 from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
+from .shared_flight import alead, lead_sync
 
 if TYPE_CHECKING:
     from ..telemetry.base import Telemetry
@@ -83,8 +84,7 @@ class RemoteJWKS:
         self._flights: SyncFlights[None] = SyncFlights()
         self._aflights: AsyncFlights[None] = AsyncFlights()
         self._combined: tuple[KeySet | None, KeySet] = (None, self.static)
-        #: The shared layer (Redis) where workers exchange fetched documents; set by the guard.
-        self.shared: SharedCache | None = None
+        self._shared: SharedCache | None = None
         #: Where fetch results and stale serves are reported, under ``issuer_name``; set by the guard.
         self.telemetry: Telemetry | None = None
         self.issuer_name = ""
@@ -92,6 +92,17 @@ class RemoteJWKS:
         # through discovery also by the issuer that discovery checked (RFC 8414 §3.3).
         origin = uri or (f"{discovery.url} {discovery.issuer}" if discovery is not None else "")
         self._shared_key = "j:" + hashlib.sha256(origin.encode()).hexdigest()
+
+    @property
+    def shared(self) -> SharedCache | None:
+        """The shared layer (Redis) where workers exchange fetched documents; set by the guard."""
+        return self._shared
+
+    @shared.setter
+    def shared(self, shared: SharedCache | None) -> None:
+        self._shared = shared
+        if self.discovery is not None:
+            self.discovery.shared = shared  # its document too: one fetch per deployment
 
     def flow(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> Flow[None]:
         """Resolve the URI (discovery), claim the fetch (unless ``seq`` was claimed ahead), apply the response."""
@@ -131,35 +142,64 @@ class RemoteJWKS:
             return True
         return self.state.needs_fetch(header, now)
 
-    def _adopted(self, raw: bytes | None, header: Mapping[str, Any], now: float) -> bool:
-        """Whether a newer shared document makes the HTTP fetch unnecessary."""
+    def _adopt(self, raw: bytes | None) -> bool:
+        """Install a shared document if it is newer than ours; whether it was."""
         try:
             doc = json.loads(raw) if raw is not None else None
             etag = doc.get("etag") if doc is not None else None
-            if doc is None or not self.state.adopt(str(doc["jwks"]).encode(), float(doc["fetched_at"]),
-                                                   float(doc["fresh_until"]),
-                                                   etag if isinstance(etag, str) else None):
-                return False
+            return doc is not None and self.state.adopt(str(doc["jwks"]).encode(), float(doc["fetched_at"]),
+                                                        float(doc["fresh_until"]),
+                                                        etag if isinstance(etag, str) else None)
         except (ValueError, KeyError, TypeError):
+            return False
+
+    def _adopted(self, raw: bytes | None, header: Mapping[str, Any], now: float) -> bool:
+        """Whether a newer shared document makes the HTTP fetch unnecessary."""
+        if not self._adopt(raw):
             return False
         keys = self.state.keys
         return keys is not None and now < self.state.fresh_until and keys.has_identifier(header)
 
+    @property
+    def lock_ttl(self) -> float:
+        """How long a worker's lock on this document lasts: discovery and JWKS requests, each timed out."""
+        return 2 * self.timeout
+
     def _refresh_sync(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> None:
-        if self.shared is not None and self._adopted(self.shared.get_sync(self._shared_key), header, now):
-            return
+        shared = self.shared
+        if shared is None:
+            self._fetch_sync(header, now, seq)
+        elif not self._adopted(shared.get_sync(self._shared_key), header, now):
+            # One fetch per deployment: the lock holder fetches, the others adopt what it publishes.
+            lead_sync(shared, self._shared_key, self.lock_ttl, lambda: self._fetch_sync(header, now, seq),
+                      lambda: self._adopt(shared.get_sync(self._shared_key)) or None)
+
+    def _fetch_sync(self, header: Mapping[str, Any], now: float, seq: int | None) -> bool:
+        if self.discovery is not None:
+            self.discovery.ensure_sync(now)
         drive_sync(self.flow(header, now, seq), self.transport)
         record = self.state.record(now)
         if self.shared is not None and record is not None:
             self.shared.set_sync(self._shared_key, record, self.state.fresh_until - now)
+        return True
 
     async def _arefresh(self, header: Mapping[str, Any], now: float, seq: int | None = None) -> None:
-        if self.shared is not None and self._adopted(await self.shared.aget(self._shared_key), header, now):
-            return
+        shared = self.shared
+        if shared is None:
+            await self._afetch(header, now, seq)
+        elif not self._adopted(await shared.aget(self._shared_key), header, now):
+            async def adopt() -> bool | None:
+                return self._adopt(await shared.aget(self._shared_key)) or None
+            await alead(shared, self._shared_key, self.lock_ttl, lambda: self._afetch(header, now, seq), adopt)
+
+    async def _afetch(self, header: Mapping[str, Any], now: float, seq: int | None) -> bool:
+        if self.discovery is not None:
+            await self.discovery.aensure(now)
         await adrive(self.flow(header, now, seq), self.transport)
         record = self.state.record(now)
         if self.shared is not None and record is not None:
             await self.shared.aset(self._shared_key, record, self.state.fresh_until - now)
+        return True
 
     def keys_sync(self, header: Mapping[str, Any], now: float) -> KeySet:
         if self._must_wait(header, now, self._flights.busy("jwks")):
@@ -180,10 +220,16 @@ class RemoteJWKS:
         return self._result(header, now)
 
     def close(self) -> None:
-        """Close the pooled HTTP client (async clients live for one flight)."""
+        """Close the pooled blocking HTTP client (see :meth:`aclose` for the async ones)."""
         self.transport.close()
         if self.discovery is not None:
             self.discovery.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP clients, this event loop's async one included."""
+        await self.transport.aclose()
+        if self.discovery is not None:
+            await self.discovery.aclose()
 
 
 def _static_keys(issuer: IssuerConfig, where: str) -> KeySet:

@@ -27,6 +27,8 @@ __all__ = ["RedisCache"]
 log = logging.getLogger("s2s_guard.cache")
 # A cluster client raises RedisClusterException (not a RedisError) when no node answers.
 _ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError, asyncio.TimeoutError)
+#: Compare-and-delete on one key (cluster-safe): only the holder whose random value is stored releases.
+_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 class RedisCache:
@@ -124,6 +126,27 @@ class RedisCache:
         except _ERRORS as exc:
             self._failed(exc)
             return None
+
+    # -- locks (cluster-wide single flight) --------------------------------------------------
+    def lock_sync(self, key: str, owner: bytes, ttl: float) -> bool | None:
+        """SET NX PX with the holder's random ``owner``: ``True`` if taken, ``None`` when Redis is unavailable."""
+        return self.add_sync(key, owner, ttl)
+
+    async def alock(self, key: str, owner: bytes, ttl: float) -> bool | None:
+        return await self.aadd(key, owner, ttl)
+
+    def unlock_sync(self, key: str, owner: bytes) -> None:
+        """Delete the lock only if ``owner`` still holds it (a Lua compare-and-delete on one key)."""
+        try:
+            self._sync.eval(_UNLOCK, 1, self.prefix + key, owner)
+        except _ERRORS as exc:
+            self._failed(exc)  # the lock then expires on its own
+
+    async def aunlock(self, key: str, owner: bytes) -> None:
+        try:
+            await self._aclient().eval(_UNLOCK, 1, self.prefix + key, owner)
+        except _ERRORS as exc:
+            self._failed(exc)
 
     # -- the revoked set --------------------------------------------------------------------
     def revoke_sync(self, value: str) -> None:

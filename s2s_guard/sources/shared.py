@@ -30,6 +30,17 @@ class SharedCache(Protocol):
 
     async def aadd(self, key: str, value: bytes, ttl: float) -> bool | None: ...
 
+    def lock_sync(self, key: str, owner: bytes, ttl: float) -> bool | None:
+        """Take the lock ``key`` for ``ttl`` seconds (SET NX PX, one key): ``True`` if taken, ``False`` if
+        another holder has it, ``None`` on an outage (then coordinate within the process only)."""
+
+    async def alock(self, key: str, owner: bytes, ttl: float) -> bool | None: ...
+
+    def unlock_sync(self, key: str, owner: bytes) -> None:
+        """Release the lock ``key`` if ``owner`` still holds it (compare-and-delete, atomic)."""
+
+    async def aunlock(self, key: str, owner: bytes) -> None: ...
+
     def revoke_sync(self, value: str) -> None: ...
 
     async def arevoke(self, value: str) -> None: ...

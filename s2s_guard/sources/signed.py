@@ -85,6 +85,19 @@ class SignedCache:
     async def aadd(self, key: str, value: bytes, ttl: float) -> bool | None:
         return await self.inner.aadd(key, value, ttl)
 
+    # Locks only decide which worker fetches: a planted lock delays others by its TTL, never accepts.
+    def lock_sync(self, key: str, owner: bytes, ttl: float) -> bool | None:
+        return self.inner.lock_sync(key, owner, ttl)
+
+    async def alock(self, key: str, owner: bytes, ttl: float) -> bool | None:
+        return await self.inner.alock(key, owner, ttl)
+
+    def unlock_sync(self, key: str, owner: bytes) -> None:
+        self.inner.unlock_sync(key, owner)
+
+    async def aunlock(self, key: str, owner: bytes) -> None:
+        await self.inner.aunlock(key, owner)
+
     def revoke_sync(self, value: str) -> None:
         self.inner.revoke_sync(value)
 

@@ -32,9 +32,12 @@ class Request:
 
 
 class HTTPServer:
-    """A threaded server: ``routes[path] = handler``; ``hits``, ``requests``, ``delay``, ``stop()``."""
+    """A threaded server: ``routes[path] = handler``; ``hits``, ``requests``, ``delay``, ``stop()``;
+    ``connections`` counts accepted TCP connections (``keep_alive=True`` serves HTTP/1.1 keep-alive)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = False) -> None:
+        self.keep_alive = keep_alive
+        self.connections = 0
         self.routes: dict[str, Handler] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[Request] = []
@@ -78,6 +81,13 @@ class HTTPServer:
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if server.keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                with server._lock:
+                    server.connections += 1
+                super().setup()
+
             def do_GET(self) -> None:  # noqa: N802
                 server._serve(self, "GET")
 
@@ -97,12 +107,12 @@ class HTTPServer:
 
 
 @pytest.fixture
-def new_http_server() -> Iterator[Callable[[], HTTPServer]]:
-    """A factory of extra servers, all stopped after the test."""
+def new_http_server() -> Iterator[Callable[..., HTTPServer]]:
+    """A factory of extra servers (``keep_alive=True`` for HTTP/1.1), all stopped after the test."""
     servers: list[HTTPServer] = []
 
-    def make() -> HTTPServer:
-        servers.append(HTTPServer())
+    def make(keep_alive: bool = False) -> HTTPServer:
+        servers.append(HTTPServer(keep_alive))
         return servers[-1]
 
     yield make
@@ -111,7 +121,7 @@ def new_http_server() -> Iterator[Callable[[], HTTPServer]]:
 
 
 @pytest.fixture
-def http_server(new_http_server: Callable[[], HTTPServer]) -> HTTPServer:
+def http_server(new_http_server: Callable[..., HTTPServer]) -> HTTPServer:
     return new_http_server()
 
 
