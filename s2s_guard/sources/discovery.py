@@ -21,7 +21,7 @@ from .http import Transport, adrive, drive_sync
 from .shared import SharedCache
 from .shared_flight import alead, lead_sync
 
-__all__ = ["Discovery", "Metadata", "check_transport", "parse_metadata"]
+__all__ = ["Discovery", "Metadata", "PooledClients", "check_transport", "parse_metadata"]
 
 log = logging.getLogger("s2s_guard.discovery")
 _MAX_METADATA_BYTES = 256 * 1024
@@ -213,3 +213,23 @@ class Discovery:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+
+
+class PooledClients:
+    """``close()`` / ``aclose()`` for a source that holds a :class:`Transport` and maybe a
+    :class:`Discovery` (possibly shared with another source: closing twice is harmless)."""
+
+    transport: Transport
+    discovery: Discovery | None
+
+    def close(self) -> None:
+        """Close the pooled blocking HTTP clients (see :meth:`aclose` for the async ones)."""
+        self.transport.close()
+        if self.discovery is not None:
+            self.discovery.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP clients, this event loop's async ones included."""
+        await self.transport.aclose()
+        if self.discovery is not None:
+            await self.discovery.aclose()

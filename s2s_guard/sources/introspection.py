@@ -31,7 +31,7 @@ from ..core.jws import CompactJWS
 from ..core.keys import KeySet
 from ..errors import AuthError, ConfigurationError
 from .cache import MemoryCache, SharedCache
-from .discovery import Discovery
+from .discovery import Discovery, PooledClients
 from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
 from .jwks import KeySource
@@ -54,7 +54,7 @@ def _load_key(config: IntrospectionConfig) -> Any:
         raise ConfigurationError("introspection.private_key_file", "not an unencrypted PEM private key") from exc
 
 
-class Introspector:
+class Introspector(PooledClients):
     """Asks one authorization server whether tokens are active; caches the answers."""
 
     #: Default bound on the calls in flight at once (per process and event loop).
@@ -278,15 +278,3 @@ class Introspector:
         if self.shared is not None:
             await self.shared.aset(self._shared_prefix + sha, result.to_json(), ttl)
         return result
-
-    def close(self) -> None:
-        """Close the pooled HTTP clients (idempotent; the discovery may be shared)."""
-        self.transport.close()
-        if self.discovery is not None:
-            self.discovery.close()
-
-    async def aclose(self) -> None:
-        """Close the pooled HTTP clients, this event loop's async ones included."""
-        await self.transport.aclose()
-        if self.discovery is not None:
-            await self.discovery.aclose()

@@ -29,7 +29,7 @@ from ..core.keys import KeySet, VerificationKey, load_certificate
 from ..core.sharepoint import parse_metadata
 from ..errors import ConfigurationError
 from .cache import SharedCache
-from .discovery import Discovery
+from .discovery import Discovery, PooledClients
 from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
 from .shared_flight import alead, lead_sync
@@ -63,7 +63,7 @@ class StaticKeys:
         return self.keys
 
 
-class RemoteJWKS:
+class RemoteJWKS(PooledClients):
     """A JWKS URI (given, or from discovery) cached per :class:`JWKSState`; sync and async."""
 
     def __init__(self, uri: str | None, *, max_age: float = 600, cooldown: float = 30,
@@ -218,18 +218,6 @@ class RemoteJWKS:
             if seq is not None:
                 self._aflights.start("jwks", lambda: self._arefresh(header, now, seq))
         return self._result(header, now)
-
-    def close(self) -> None:
-        """Close the pooled blocking HTTP client (see :meth:`aclose` for the async ones)."""
-        self.transport.close()
-        if self.discovery is not None:
-            self.discovery.close()
-
-    async def aclose(self) -> None:
-        """Close the pooled HTTP clients, this event loop's async one included."""
-        await self.transport.aclose()
-        if self.discovery is not None:
-            await self.discovery.aclose()
 
 
 def _static_keys(issuer: IssuerConfig, where: str) -> KeySet:
