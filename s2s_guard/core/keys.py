@@ -150,8 +150,17 @@ def _checked(verify: Callable[..., None], *params: object) -> Verifier:
 def _rsa_verifier(key: rsa.RSAPublicKey, pad: padding.AsymmetricPadding,
                   hash_alg: hashes.HashAlgorithm) -> Verifier:
     """RFC 8017 §8.1.2 / §8.2.2 step 1: the signature is exactly as long as the modulus, in octets."""
-    size, check = (key.key_size + 7) // 8, _checked(key.verify, pad, hash_alg)
-    return lambda data, sig: len(sig) == size and check(data, sig)  # one token, one spelling
+    size, verify = (key.key_size + 7) // 8, key.verify
+
+    def check(data: bytes, sig: bytes) -> bool:
+        if len(sig) != size:
+            return False  # one token, one spelling
+        try:
+            verify(sig, data, pad, hash_alg)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+    return check
 
 
 def _ec_verifier(key: ec.EllipticCurvePublicKey, size: int, ecdsa: ec.ECDSA) -> Verifier:

@@ -129,7 +129,8 @@ class Pipeline:
             if principal is None:  # the warm path ends above: one hash, one lookup
                 token, sha = self._router.token(authorization, query_tokens, plain)
                 principal = yield from self._cold(token, sha, now, watch)
-                self._binding.refuse_unproven(principal)  # never cached, so the warm path never sees one
+                if "cnf" in principal.claims:  # a bound token: never cached, so the warm path never sees one
+                    self._binding.refuse_unproven(principal)
             return self._accept(principal, requirement, watch)
         except AuthError as exc:
             raise self._reject(exc, authorization, requirement) from None
@@ -177,7 +178,7 @@ class Pipeline:
             expires = self._checks.expires_at(principal, now)
         # RFC 9449 §7.2, RFC 8705 §3: a token bound where no issuer mode checks it is never cached,
         # so no later plain Bearer request can be answered from the cache (routes' dpop may check it).
-        if self._verified.enabled and not self._binding.unproven(principal):
+        if self._verified.enabled and ("cnf" not in principal.claims or not self._binding.unproven(principal)):
             verified, introspected = self._verified, routed is None  # which checks a reader re-runs
             yield (lambda: verified.put_sync(principal, expires, now, introspected=introspected),
                    lambda: verified.aput(principal, expires, now, introspected=introspected), ())

@@ -42,7 +42,8 @@ _VENDOR_CLAIM_OF = (("gty", "auth0"), ("cid", "okta"), ("token_use", "cognito"))
 _VENDOR_CLAIMS = frozenset(name for name, _ in _VENDOR_CLAIM_OF)
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-_EMPTY = frozenset(("",))  # what split(" ") leaves between two spaces: no scope-token
+_EMPTY = frozenset(("",))
+_NOTICE_TOKENS = 1000  # per issuer: how many tokens are looked at for another vendor's markers  # what split(" ") leaves between two spaces: no scope-token
 
 
 def scope_tokens(values: str | Iterable[str]) -> frozenset[str]:
@@ -50,7 +51,8 @@ def scope_tokens(values: str | Iterable[str]) -> frozenset[str]:
     well-formed scope-tokens: one with TAB, LF, NBSP, U+3000, '"' or '\\' is dropped, never split."""
     if isinstance(values, str):
         if values.isascii() and values.isprintable() and '"' not in values and "\\" not in values:
-            return frozenset(values.split(" ")) - _EMPTY  # the usual case: every token well-formed
+            parts = frozenset(values.split(" "))  # the usual case: every token well-formed
+            return parts - _EMPTY if "" in parts else parts
         values = values.split(" ")
     return frozenset(part for part in values if _SCOPE_TOKEN.fullmatch(part))
 
@@ -119,6 +121,9 @@ class GenericJWTProfile(BaseProfile):
         self.user_claims: tuple[str, ...] = (names["user"],) if "user" in names else ("sub", "username")
         self.scopes_claim: str | None = names.get("scopes")
         self._warned: set[str] = set()  # issuers already warned about
+        #: Tokens of this issuer still to look at for vendor markers: a vendor shows itself in its first
+        #: tokens, and the check then leaves the cold path (classification itself never stops).
+        self._to_notice = _NOTICE_TOKENS
         if issuer is not None and self.warns and not names:
             self._hint(issuer.issuer)
 
@@ -135,7 +140,8 @@ class GenericJWTProfile(BaseProfile):
                     "all its daemons from users; set profile = \"%s\" for it", issuer, vendor, vendor)
 
     def _notice(self, claims: Mapping[str, Any], issuer: str) -> None:
-        if issuer not in self._warned:
+        if self._to_notice > 0 and issuer not in self._warned:
+            self._to_notice -= 1
             vendor = vendor_of(claims)
             if vendor is not None:
                 self._warn(issuer, vendor)
