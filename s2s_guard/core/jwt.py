@@ -43,27 +43,22 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str], typ: st
         raise UnsupportedCritical("crit header present")
     if header.get("b64", True) is not True:
         raise UnsupportedCritical("b64 other than true (RFC 7797) is not supported")
-    _check_jws_members(header)
+    if "zip" in header:  # RFC 7516 §4.1.3, RFC 8725 §3.6: compression is JWE-only, never in a JWS
+        raise MalformedToken("zip header in a JWS")
     cty = header.get("cty")
     if isinstance(cty, str) and _normal_typ(cty) == "jwt":  # "JWT" or "application/jwt"
         raise MalformedToken("nested JWTs are not accepted")  # RFC 8725 §2.8
     for name in _IDENTIFIERS:
         if name in header and not isinstance(header[name], str):
             raise MalformedToken(f"{name} is not a string")
+    actual = header.get("typ")
     if typ is not None:
-        actual = header.get("typ")
         # RFC 9068 §4 / RFC 8725 §3.11: explicit typing against token confusion.
         if not isinstance(actual, str) or _normal_typ(actual) != _normal_typ(typ):
             raise InvalidTokenType(f"typ {str(actual)[:32]!r} is not {typ!r}")
-    return alg
-
-
-def _check_jws_members(header: Mapping[str, Any]) -> None:
-    """Header members whose JSON type or presence RFC 7515/7516 fix."""
-    if "zip" in header:  # RFC 7516 §4.1.3, RFC 8725 §3.6: compression is JWE-only, never in a JWS
-        raise MalformedToken("zip header in a JWS")
-    if "typ" in header and not isinstance(header["typ"], str):
+    elif "typ" in header and not isinstance(actual, str):
         raise InvalidTokenType("typ is not a string")  # RFC 7515 §4.1.9: typ, when present, is a string
+    return alg
 
 
 def verify_jws(jws: CompactJWS, alg: str, keys: KeySet) -> None:

@@ -123,7 +123,7 @@ class GenericJWTProfile(BaseProfile):
         self._warned: set[str] = set()  # issuers already warned about
         #: Tokens of this issuer still to look at for vendor markers: a vendor shows itself in its first
         #: tokens, and the check then leaves the cold path (classification itself never stops).
-        self._to_notice = _NOTICE_TOKENS
+        self._to_notice = _NOTICE_TOKENS if self.warns else 0
         if issuer is not None and self.warns and not names:
             self._hint(issuer.issuer)
 
@@ -140,7 +140,7 @@ class GenericJWTProfile(BaseProfile):
                     "all its daemons from users; set profile = \"%s\" for it", issuer, vendor, vendor)
 
     def _notice(self, claims: Mapping[str, Any], issuer: str) -> None:
-        if self._to_notice > 0 and issuer not in self._warned:
+        if issuer not in self._warned:
             self._to_notice -= 1
             vendor = vendor_of(claims)
             if vendor is not None:
@@ -161,7 +161,7 @@ class GenericJWTProfile(BaseProfile):
         scopes = scopes_of(claims, self.scopes_claim)
         app = None if client_id is None else AppPrincipal._of(client_id, issuer, tenant, scopes)
         user = None
-        if self.warns and not actors:
+        if self._to_notice > 0 and not actors:
             self._notice(claims, issuer)
         # RFC 9068 §2.2: sub == client_id is app-only; so is a vendor's daemon marker (fail safe)
         if subject is not None and (actors or (subject != client_id and not is_daemon(claims))):
