@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import (ALGS, AUD, ISS, Contender, _check_accepted, bare_app, guard_config,  # noqa: E402
                    machine, make_keys, measure, mint, public_jwk)
-from extras import _cpu_seconds, _free_port, _load, _wait_listening, introspection_server  # noqa: E402
+from extras import _free_port, _wait_listening, introspection_server, measure_servers  # noqa: E402
 
 import s2s_guard  # noqa: E402
 
@@ -105,19 +105,7 @@ def uvicorn_rows(base: ModuleType, total: int, rounds: int = 5) -> list[str]:
         proc.start()
         _wait_listening(port)
         servers.append((proc, port))
-    try:
-        for _, port in servers:
-            asyncio.run(_load(port, request, 500, 8))  # warm-up: the one signature check
-        rps, cpu = [0.0, 0.0], [float("inf"), float("inf")]
-        for _ in range(rounds):
-            for i, (proc, port) in enumerate(servers):
-                started = _cpu_seconds(proc.pid)
-                rps[i] = max(rps[i], asyncio.run(_load(port, request, total, 16)))
-                cpu[i] = min(cpu[i], (_cpu_seconds(proc.pid) - started) / total * 1e6)
-    finally:
-        for proc, _ in servers:
-            proc.terminate()
-            proc.join(10)
+    rps, cpu = measure_servers(servers, request, total, rounds)
     return [f"| uvicorn warm, req/s (best of {rounds}) | RS256 | {rps[0]:,.0f} | {rps[1]:,.0f} | "
             f"{rps[1] / rps[0]:.3f} |",
             f"| uvicorn warm, server CPU µs/request | RS256 | {cpu[0]:.0f} | {cpu[1]:.0f} | {cpu[1] / cpu[0]:.3f} |"]

@@ -223,11 +223,17 @@ def _cpu_seconds(pid: int) -> float:
 def _throughputs(jwks: dict[str, Any], request: bytes, total: int,
                  rounds: int = 5) -> tuple[list[float], list[float]]:
     """Best requests/s and least server CPU µs/request, bare then guarded, measured in alternation."""
-    servers = [_start(None), _start(jwks)]
+    return measure_servers([_start(None), _start(jwks)], request, total, rounds)
+
+
+def measure_servers(servers: list[tuple[Any, int]], request: bytes, total: int,
+                    rounds: int = 5) -> tuple[list[float], list[float]]:
+    """Best requests/s and least server CPU µs/request of each started (process, port), in
+    alternating rounds after a warm-up; the servers are stopped at the end."""
     try:
         for _, port in servers:
             asyncio.run(_load(port, request, 500, 8))  # warm-up (and the one signature check)
-        rps, cpu = [0.0, 0.0], [float("inf"), float("inf")]
+        rps, cpu = [0.0] * len(servers), [float("inf")] * len(servers)
         for _ in range(rounds):
             for i, (proc, port) in enumerate(servers):
                 before = _cpu_seconds(proc.pid)
