@@ -11,7 +11,7 @@ import asyncio
 import ssl
 import threading
 from collections.abc import AsyncGenerator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -50,34 +50,48 @@ def _too_large(request: HTTPRequest) -> HTTPResponse:
     return HTTPResponse(0, error=f"response body over {request.max_bytes} bytes")
 
 
+class _Body:
+    """A response body read chunk by chunk, refused past ``limit`` bytes (never read whole first)."""
+
+    def __init__(self, limit: int) -> None:
+        self.data, self.limit = bytearray(), limit
+
+    def add(self, chunk: bytes) -> bool:
+        self.data += chunk
+        return len(self.data) <= self.limit
+
+
+def _stream_args(request: HTTPRequest) -> dict[str, Any]:
+    return {"method": request.method, "url": request.url, "headers": dict(request.headers),
+            "content": request.body or None, "timeout": request.timeout}
+
+
+def _failed(exc: httpx.HTTPError) -> HTTPResponse:
+    return HTTPResponse(0, error=f"{type(exc).__name__}: {exc}")
+
+
 def send_sync(client: httpx.Client, request: HTTPRequest) -> HTTPResponse:
     """Send one request; read at most ``max_bytes``; transport errors become ``status == 0``."""
     try:
-        with client.stream(request.method, request.url, headers=dict(request.headers),
-                           content=request.body or None, timeout=request.timeout) as raw:
-            body = bytearray()
-            for chunk in raw.iter_bytes():
-                body += chunk
-                if len(body) > request.max_bytes:
-                    return _too_large(request)
-            return _response(raw, bytes(body))
+        with client.stream(**_stream_args(request)) as raw:
+            body = _Body(request.max_bytes)
+            complete = all(body.add(chunk) for chunk in raw.iter_bytes())  # stops at the first over the limit
+            return _response(raw, bytes(body.data)) if complete else _too_large(request)
     except httpx.HTTPError as exc:
-        return HTTPResponse(0, error=f"{type(exc).__name__}: {exc}")
+        return _failed(exc)
 
 
 async def asend(client: httpx.AsyncClient, request: HTTPRequest) -> HTTPResponse:
     """Async twin of :func:`send_sync`."""
     try:
-        async with client.stream(request.method, request.url, headers=dict(request.headers),
-                                 content=request.body or None, timeout=request.timeout) as raw:
-            body = bytearray()
+        async with client.stream(**_stream_args(request)) as raw:
+            body = _Body(request.max_bytes)
             async for chunk in raw.aiter_bytes():
-                body += chunk
-                if len(body) > request.max_bytes:
+                if not body.add(chunk):
                     return _too_large(request)
-            return _response(raw, bytes(body))
+            return _response(raw, bytes(body.data))
     except httpx.HTTPError as exc:
-        return HTTPResponse(0, error=f"{type(exc).__name__}: {exc}")
+        return _failed(exc)
 
 
 def drive_sync(flow: Flow[T], transport: Transport) -> T:
