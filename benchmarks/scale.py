@@ -373,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             urls = {"memory": None, "redis": redis.url if redis is not None else None}
             if "redis-cluster" in args.backends:
                 sys.path.insert(0, str(HERE.parent / "tests"))
-                from redis_topologies import running_cluster
+                from redis_topologies import running_cluster  # type: ignore[import-not-found]
 
                 urls["redis-cluster"] = stack.enter_context(running_cluster()).url
             wait_listening(port)
