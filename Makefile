@@ -52,7 +52,8 @@ load: $(STAMP) redis-server
 	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 # Identity-provider calls and connections as uvicorn workers scale out (N = 1, 2, 4, 8), memory vs one
-# shared redis-server, JWT and introspected tokens, cold burst (a few minutes; SCALE_ARGS="--workers 1 2").
+# shared redis-server, JWT and introspected tokens, cold burst (a few minutes; SCALE_ARGS="--workers 1 2";
+# --hosts 2: two uvicorn groups as two hosts, --cluster: also a three-master Redis Cluster, --steady 3).
 scale: $(STAMP) redis-server
 	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
 

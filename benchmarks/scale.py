@@ -15,6 +15,15 @@ covered). Reported per N: JWKS fetches and introspection calls at the identity p
 TCP connections, the burst's throughput and p99 latency, and the workers' resident memory.
 
     .venv/bin/python benchmarks/scale.py [--workers 1 2 4 8] [-k 50] [-r 20]
+        [--hosts 2] [--cluster] [--steady SECONDS]
+
+``--hosts 2`` starts two ``uvicorn --workers N`` groups on two ports (N workers each, 2N in all:
+two hosts sharing the Redis); the client spreads its connections over both and every token
+reaches every worker of both. ``--cluster`` adds the backend ``redis-cluster``: the same runs
+against a three-master Redis Cluster this script starts (tests/redis_topologies.py), next to the
+single server. ``--steady SECONDS`` adds a steady-state phase after the cold burst: the same
+tokens re-sent for that long over keep-alive connections, reporting the IdP calls made during
+it (expected 0: everything is cached) and its throughput and p99 latency.
 
 ``S2S_SCALE_DIR=<dir>`` keeps the workers' logs (``uvicorn-<N>.log``) there instead of a temporary directory.
 """
@@ -31,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -124,6 +134,7 @@ def make_app() -> Any:
 class Row:
     backend: str
     kind: str
+    hosts: int
     workers: int
     jwks: int
     introspect: int
@@ -133,16 +144,19 @@ class Row:
     p99_ms: float
     rss_mb: float
     errors: int
+    steady_idp: int | None = None
+    steady_rps: float = 0.0
+    steady_p99_ms: float = 0.0
 
 
 class Workers:
     """``uvicorn --workers N`` on a free port, with the guard configured by ``config``."""
 
-    def __init__(self, n: int, config: dict[str, Any], workdir: Path) -> None:
+    def __init__(self, n: int, config: dict[str, Any], workdir: Path, host: int = 0) -> None:
         self.n, self.port = n, free_port()
         path = workdir / "config.json"
         path.write_text(json.dumps(config))
-        self.log = open(workdir / f"uvicorn-{n}.log", "w+b")
+        self.log = open(workdir / (f"uvicorn-{n}.log" if host == 0 else f"uvicorn-{n}-host{host}.log"), "w+b")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "scale:make_app", "--app-dir", str(HERE),
              "--workers", str(n), "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off",
@@ -201,31 +215,34 @@ class _Connection:
         self.reader = self.writer = None
 
 
-async def _run(port: int, order: Sequence[str], connections: int, keep_alive: bool = True
-               ) -> list[tuple[str, tuple[float, int, str]]]:
-    """Send ``order`` over ``connections`` connections at once (fresh ones per request unless ``keep_alive``)."""
+async def _run(ports: Sequence[int], order: Sequence[str], connections: int, keep_alive: bool = True,
+               until: float | None = None) -> list[tuple[str, tuple[float, int, str]]]:
+    """Send ``order`` over ``connections`` connections at once, spread over ``ports`` (fresh ones per
+    request unless ``keep_alive``); with ``until`` (a perf_counter time), ``order`` again and again until then."""
     queue = list(reversed(order))
     results: list[tuple[str, tuple[float, int, str]]] = []
 
-    async def loop() -> None:
-        conn = _Connection(port)
-        while queue:
+    async def loop(i: int) -> None:
+        conn = _Connection(ports[i % len(ports)])
+        while queue or (until is not None and time.perf_counter() < until):
+            if not queue:
+                queue.extend(reversed(order))
             token = queue.pop()
             results.append((token, await conn.get(token)))
             if not keep_alive:
                 conn.close()
         conn.close()
 
-    await asyncio.gather(*(loop() for _ in range(connections)))
+    await asyncio.gather(*(loop(i) for i in range(connections)))
     return results
 
 
-async def _burst(port: int, tokens: Sequence[str], repeat: int, connections: int
+async def _burst(ports: Sequence[int], tokens: Sequence[str], repeat: int, connections: int
                  ) -> tuple[list[tuple[float, int, str]], float, dict[str, set[str]]]:
     """Every token ``repeat`` times at once, interleaved (request i carries token i mod K)."""
     order = [tokens[i % len(tokens)] for i in range(len(tokens) * repeat)]
     started = time.perf_counter()
-    results = await _run(port, order, connections)
+    results = await _run(ports, order, connections)
     elapsed = time.perf_counter() - started
     seen: dict[str, set[str]] = {t: set() for t in tokens}
     for token, (_, status, body) in results:
@@ -234,13 +251,13 @@ async def _burst(port: int, tokens: Sequence[str], repeat: int, connections: int
     return [result for _, result in results], elapsed, seen
 
 
-async def _cover(port: int, seen: dict[str, set[str]], workers: int, attempts: int = 40) -> None:
+async def _cover(ports: Sequence[int], seen: dict[str, set[str]], workers: int, attempts: int = 40) -> None:
     """Send tokens that missed a worker on fresh connections until they reached all of them."""
     for _ in range(attempts):
         missing = [t for t, pids in seen.items() if len(pids) < workers]
         if not missing:
             return
-        for token, (_, status, body) in await _run(port, missing * workers, 16, keep_alive=False):
+        for token, (_, status, body) in await _run(ports, missing * workers, 16, keep_alive=False):
             if status == 200:
                 seen[token].add(body)
 
@@ -252,43 +269,67 @@ def _idp(idp_url: str, path: str) -> dict[str, int]:
     return dict(response.json())
 
 
+def _p99_ms(results: Sequence[tuple[float, int, str]]) -> float:
+    latencies = sorted(latency for latency, _, _ in results)
+    return latencies[int(0.99 * (len(latencies) - 1))] * 1000
+
+
 def run_one(args: argparse.Namespace, backend: str, kind: str, n: int, idp_url: str, tokens: list[str],
-            redis: RedisServer | None, workdir: Path) -> Row:
+            redis_url: str | None, workdir: Path) -> Row:
     config: dict[str, Any] = {"audience": [AUD], "issuers": [{"issuer": idp_url, "algorithms": ["ES256"],
                                                               "jwks_uri": idp_url + "/jwks"}]}
     if kind == "introspected":
         config["issuers"] = [{"issuer": idp_url, "validation": "introspect"}]
         config["introspection"] = {"endpoint": idp_url + "/introspect", "client_id": "api", "client_secret": "s"}
-    if redis is not None:
+    if redis_url is not None:
         import redis as redis_py
 
-        redis_py.Redis.from_url(redis.url).flushall()
-        config["cache"] = {"backend": "redis", "url": redis.url, "secret": SECRET}
+        client = redis_py.RedisCluster if backend == "redis-cluster" else redis_py.Redis
+        client.from_url(redis_url).flushall()  # a cluster's: on every master
+        config["cache"] = {"backend": backend, "url": redis_url, "secret": SECRET}
     _idp(idp_url, "/_reset")
-    workers = Workers(n, config, workdir)
+    groups: list[Workers] = []
     try:
-        results, elapsed, seen = asyncio.run(_burst(workers.port, tokens, args.r, args.connections))
-        asyncio.run(_cover(workers.port, seen, n))
+        groups.extend(Workers(n, config, workdir, host) for host in range(args.hosts))
+        ports, total = [w.port for w in groups], n * args.hosts
+        results, elapsed, seen = asyncio.run(_burst(ports, tokens, args.r, args.connections))
+        asyncio.run(_cover(ports, seen, total))
         stats = _idp(idp_url, "/_stats")
-        latencies = sorted(latency for latency, _, _ in results)
-        reach = sum(min(len(pids), n) for pids in seen.values()) / (len(tokens) * n)
+        reach = sum(min(len(pids), total) for pids in seen.values()) / (len(tokens) * total)
         connections = stats["connections"] - 1  # the /_stats request's own
-        return Row(backend, kind, n, stats["jwks"], stats["introspect"], connections, reach,
-                   len(results) / elapsed, latencies[int(0.99 * (len(latencies) - 1))] * 1000,
-                   workers.rss_mb(), sum(1 for _, status, _ in results if status != 200))
+        row = Row(backend, kind, args.hosts, n, stats["jwks"], stats["introspect"], connections, reach,
+                  len(results) / elapsed, _p99_ms(results), sum(w.rss_mb() for w in groups),
+                  sum(1 for _, status, _ in results if status != 200))
+        if args.steady:
+            started = time.perf_counter()
+            steady = asyncio.run(_run(ports, tokens, args.connections, until=started + args.steady))
+            elapsed = time.perf_counter() - started
+            after = _idp(idp_url, "/_stats")
+            row.steady_idp = after["jwks"] + after["introspect"] - stats["jwks"] - stats["introspect"]
+            row.steady_rps, row.steady_p99_ms = len(steady) / elapsed, _p99_ms([r for _, r in steady])
+            row.errors += sum(1 for _, (_, status, _) in steady if status != 200)
+        return row
     finally:
-        workers.stop()
+        for w in groups:
+            w.stop()
 
 
 # -- the report -----------------------------------------------------------------------------------
 
 def table(rows: Sequence[Row]) -> str:
-    lines = ["| backend | tokens | N | JWKS fetches | introspection calls | IdP TCP connections | reach "
-             "| burst req/s | p99 ms | workers' RSS MB | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    hosts = any(r.hosts > 1 for r in rows)
+    steady = any(r.steady_idp is not None for r in rows)
+    lines = ["| backend | tokens | " + ("hosts | N per host" if hosts else "N") + " | JWKS fetches "
+             "| introspection calls | IdP TCP connections | reach | burst req/s | p99 ms | "
+             + ("steady IdP calls | steady req/s | steady p99 ms | " if steady else "")
+             + "workers' RSS MB | errors |",
+             "|---|---|---|---|---|---|---|---|---|" + "---|" * (hosts + 3 * steady + 2)]
     for r in rows:
-        lines.append(f"| {r.backend} | {r.kind} | {r.workers} | {r.jwks} | {r.introspect} | {r.connections} "
-                     f"| {r.reach:.0%} | {r.rps:,.0f} | {r.p99_ms:.0f} | {r.rss_mb:.0f} | {r.errors} |")
+        lines.append(f"| {r.backend} | {r.kind} | " + (f"{r.hosts} | " if hosts else "")
+                     + f"{r.workers} | {r.jwks} | {r.introspect} | {r.connections} "
+                     f"| {r.reach:.0%} | {r.rps:,.0f} | {r.p99_ms:.0f} | "
+                     + (f"{r.steady_idp} | {r.steady_rps:,.0f} | {r.steady_p99_ms:.0f} | " if steady else "")
+                     + f"{r.rss_mb:.0f} | {r.errors} |")
     return "\n".join(lines)
 
 
@@ -299,9 +340,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("-r", type=int, default=20, help="requests per token in the burst (default 20)")
     p.add_argument("--connections", type=int, default=100, help="client keep-alive connections in the burst")
     p.add_argument("--idp-delay", type=float, default=0.02, help="the IdP's answer time in seconds")
-    p.add_argument("--backends", nargs="+", default=["memory", "redis"], choices=["memory", "redis"])
+    p.add_argument("--backends", nargs="+", default=["memory", "redis"],
+                   choices=["memory", "redis", "redis-cluster"])
     p.add_argument("--kinds", nargs="+", default=["jwt", "introspected"], choices=["jwt", "introspected"])
-    return p.parse_args(argv)
+    p.add_argument("--hosts", type=int, default=1, choices=[1, 2],
+                   help="uvicorn groups on their own ports, N workers each (2: two hosts sharing the Redis)")
+    p.add_argument("--cluster", action="store_true",
+                   help="add the backend redis-cluster: a three-master Redis Cluster started here")
+    p.add_argument("--steady", type=float, default=0.0, metavar="SECONDS",
+                   help="after the burst, re-send the same tokens for SECONDS (IdP calls, req/s, p99)")
+    args = p.parse_args(argv)
+    if args.cluster and "redis-cluster" not in args.backends:
+        args.backends.append("redis-cluster")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -317,7 +368,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         keyfile.write_text(json.dumps(issuer.jwks()))
         idp = subprocess.Popen([sys.executable, __file__, "idp", str(port), str(args.idp_delay), str(keyfile)])
         redis = RedisServer(workdir).start() if "redis" in args.backends else None
+        stack = ExitStack()
         try:
+            urls = {"memory": None, "redis": redis.url if redis is not None else None}
+            if "redis-cluster" in args.backends:
+                sys.path.insert(0, str(HERE.parent / "tests"))
+                from redis_topologies import running_cluster  # type: ignore[import-not-found]
+
+                urls["redis-cluster"] = stack.enter_context(running_cluster()).url
             wait_listening(port)
             tokens = {"jwt": [issuer.app_token(f"app-{i}", alg="ES256", ttl=3600) for i in range(args.k)],
                       "introspected": [f"opaque-{i}-{os.urandom(8).hex()}" for i in range(args.k)]}
@@ -325,16 +383,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             for backend in args.backends:
                 for kind in args.kinds:
                     for n in args.workers:
-                        row = run_one(args, backend, kind, n, idp_url, tokens[kind],
-                                      redis if backend == "redis" else None, workdir)
+                        row = run_one(args, backend, kind, n, idp_url, tokens[kind], urls[backend], workdir)
                         print(table([row]).splitlines()[-1], flush=True)
                         rows.append(row)
         finally:
             idp.terminate()
             idp.wait()
+            stack.close()
             if redis is not None:
                 redis.stop()
-    print(f"\nK = {args.k} tokens x R = {args.r} requests, cold burst over {args.connections} connections; "
+    print(f"\nK = {args.k} tokens x R = {args.r} requests, cold burst over {args.connections} connections"
+          + (f" to {args.hosts} hosts (uvicorn groups) of N workers each" if args.hosts > 1 else "")
+          + (f", then {args.steady:g} s steady state" if args.steady else "") + "; "
           f"IdP answers in {args.idp_delay * 1000:.0f} ms; redis-server {redis_version()}; "
           f"{os.cpu_count()} cores\n")
     print(table(rows))
