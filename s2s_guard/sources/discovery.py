@@ -17,6 +17,7 @@ from ..config import redact_url
 from ..core.flow import Flow, HTTPRequest, HTTPResponse
 from ..core.jwks import lifetime_of
 from ..core.urls import INSECURE_HTTP_FIX, downgrades
+from .flight import AsyncFlights, SyncFlights
 from .http import Transport, adrive, drive_sync
 from .shared import SharedCache
 from .shared_flight import alead, lead_sync
@@ -94,6 +95,9 @@ class Discovery:
         self._attempted_at = float("-inf")
         self._claim = threading.Lock()
         self.transport = Transport(ca_bundle)
+        #: One fetch at a time per process: concurrent first requests wait for it, not fail.
+        self._flights: SyncFlights[bool] = SyncFlights()
+        self._aflights: AsyncFlights[bool] = AsyncFlights()
         #: The shared layer (Redis) through which one worker of the deployment fetches the document
         #: and the others adopt it; set by the key source or introspector that uses this discovery.
         self.shared: SharedCache | None = None
@@ -179,24 +183,43 @@ class Discovery:
             await self.shared.aset(self._shared_key, record, self.fresh_until - now)
         return True
 
+    def _ready(self, now: float) -> bool:
+        """Whether a flow can go on without waiting: the document is fresh, or (no shared layer)
+        there is one to serve while it is revalidated."""
+        return now < self.fresh_until or (self.shared is None and self.metadata is not None)
+
     def ensure_sync(self, now: float) -> None:
-        """Before a flow that may need the document: with a shared layer, fetch it once per
-        deployment (the lock holder fetches and publishes, the others adopt); without, nothing."""
+        """Before a flow that may need the document: fetch it once per process (concurrent
+        callers wait for that fetch instead of finding no document) and, with a shared layer,
+        once per deployment (the lock holder fetches and publishes, the others adopt)."""
+        if not self._ready(now):
+            self._flights.run("discovery", lambda: self._ensure_sync(now))
+
+    def _ensure_sync(self, now: float) -> bool:
         shared = self.shared
-        if shared is None or now < self.fresh_until or self._adopt(shared.get_sync(self._shared_key)):
-            return
-        lead_sync(shared, self._shared_key, self.timeout, lambda: self._fetch_sync(now),
-                  lambda: self._adopt(shared.get_sync(self._shared_key)) or None)
+        if shared is None:
+            return self._fetch_sync(now)
+        if now < self.fresh_until or self._adopt(shared.get_sync(self._shared_key)):
+            return True
+        return bool(lead_sync(shared, self._shared_key, self.timeout, lambda: self._fetch_sync(now),
+                              lambda: (now < self.fresh_until or self._adopt(shared.get_sync(self._shared_key)))
+                              or None))
 
     async def aensure(self, now: float) -> None:
         """Async twin of :meth:`ensure_sync`."""
-        shared = self.shared
-        if shared is None or now < self.fresh_until or self._adopt(await shared.aget(self._shared_key)):
-            return
+        if not self._ready(now):
+            await self._aflights.run("discovery", lambda: self._aensure(now))
 
-        async def adopt() -> bool | None:
-            return self._adopt(await shared.aget(self._shared_key)) or None
-        await alead(shared, self._shared_key, self.timeout, lambda: self._afetch(now), adopt)
+    async def _aensure(self, now: float) -> bool:
+        shared = self.shared
+        if shared is None:
+            return await self._afetch(now)
+        if now < self.fresh_until or self._adopt(await shared.aget(self._shared_key)):
+            return True
+
+        async def adopt() -> bool | None:  # another worker's record, or this process already has it
+            return (now < self.fresh_until or self._adopt(await shared.aget(self._shared_key))) or None
+        return bool(await alead(shared, self._shared_key, self.timeout, lambda: self._afetch(now), adopt))
 
     def get_sync(self, now: float) -> Metadata | None:
         """Blocking: the metadata, or ``None`` if it could not be fetched."""

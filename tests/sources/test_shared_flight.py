@@ -326,6 +326,38 @@ def test_workers_fetch_a_discovery_document_once_for_keys_async(http_server: HTT
     assert http_server.hits["/jwks"] == 1
 
 
+def test_concurrent_first_requests_wait_for_the_one_discovery_fetch(http_server: HTTPServer) -> None:
+    """RFC 8414 §3 / RFC 7662 §2: with no shared layer, the first requests for distinct opaque
+    tokens all wait for the one discovery fetch that finds the introspection endpoint; none fails
+    for want of a document another thread is still fetching (which also tripped the outage breaker)."""
+    http_server.delay = DELAY
+    config = discovered(http_server, "", "introspect")
+    del config["cache"]
+    guard = Guard.from_config(config)
+    tokens = [f"tok-{i}" for i in range(6)]
+    assert set(burst([guard], tokens, per_guard=2)) == {"app-only"}
+    assert http_server.hits["/.well-known/openid-configuration"] == 1
+    assert http_server.hits["/introspect"] == len(tokens)
+    closing(guard)
+
+
+def test_concurrent_first_async_requests_wait_for_the_one_discovery_fetch(http_server: HTTPServer) -> None:
+    """Async twin: the event loop's first requests share the one discovery fetch."""
+    http_server.delay = DELAY
+    config = discovered(http_server, "", "introspect")
+    del config["cache"]
+
+    async def main() -> None:
+        guard = Guard.from_config(config)
+        principals = await asyncio.gather(*(guard.authenticate(f"Bearer tok-{i}") for i in range(6)))
+        assert {p.policy for p in principals} == {"app-only"}
+        await guard.aclose()
+
+    anyio.run(main)
+    assert http_server.hits["/.well-known/openid-configuration"] == 1
+    assert http_server.hits["/introspect"] == 6
+
+
 # -- refresh ahead --------------------------------------------------------------------------------
 
 def test_one_worker_refreshes_ahead_for_the_deployment(http_server: HTTPServer, redis_db: str) -> None:
