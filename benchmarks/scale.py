@@ -57,8 +57,9 @@ HERE = Path(__file__).resolve().parent
 # -- the identity provider (its own process) --------------------------------------------------------
 
 def serve_idp(port: int, delay: float, keyfile: str) -> None:
-    """JWKS at ``/jwks``, RFC 7662 at ``/introspect`` (``opaque-*`` tokens are active), counters at ``/_stats``."""
-    stats = {"jwks": 0, "introspect": 0, "connections": 0}
+    """Discovery at ``/.well-known/openid-configuration``, JWKS at ``/jwks``, RFC 7662 at ``/introspect``
+    (``opaque-*`` tokens are active), counters at ``/_stats``."""
+    stats = {"discovery": 0, "jwks": 0, "introspect": 0, "connections": 0}
     lock = threading.Lock()
     jwks = Path(keyfile).read_bytes()
     issuer = f"http://127.0.0.1:{port}"
@@ -82,6 +83,13 @@ def serve_idp(port: int, delay: float, keyfile: str) -> None:
             if self.path == "/_stats":
                 self._reply(json.dumps(stats).encode())
                 return
+            if self.path == "/.well-known/openid-configuration":
+                with lock:
+                    stats["discovery"] += 1
+                time.sleep(delay)
+                self._reply(json.dumps({"issuer": issuer, "jwks_uri": issuer + "/jwks",
+                                        "introspection_endpoint": issuer + "/introspect"}).encode())
+                return
             with lock:
                 stats["jwks"] += 1
             time.sleep(delay)
@@ -91,7 +99,7 @@ def serve_idp(port: int, delay: float, keyfile: str) -> None:
             form = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             if self.path == "/_reset":
                 with lock:
-                    stats.update(jwks=0, introspect=0, connections=0)
+                    stats.update(discovery=0, jwks=0, introspect=0, connections=0)
                 self._reply(b"{}")
                 return
             with lock:
@@ -136,6 +144,7 @@ class Row:
     kind: str
     hosts: int
     workers: int
+    discovery: int
     jwks: int
     introspect: int
     connections: int
@@ -276,11 +285,12 @@ def _p99_ms(results: Sequence[tuple[float, int, str]]) -> float:
 
 def run_one(args: argparse.Namespace, backend: str, kind: str, n: int, idp_url: str, tokens: list[str],
             redis_url: str | None, workdir: Path) -> Row:
+    discovery = idp_url + "/.well-known/openid-configuration"  # keys and endpoint found as in production
     config: dict[str, Any] = {"audience": [AUD], "issuers": [{"issuer": idp_url, "algorithms": ["ES256"],
-                                                              "jwks_uri": idp_url + "/jwks"}]}
+                                                              "discovery": discovery}]}
     if kind == "introspected":
-        config["issuers"] = [{"issuer": idp_url, "validation": "introspect"}]
-        config["introspection"] = {"endpoint": idp_url + "/introspect", "client_id": "api", "client_secret": "s"}
+        config["issuers"] = [{"issuer": idp_url, "validation": "introspect", "discovery": discovery}]
+        config["introspection"] = {"client_id": "api", "client_secret": "s"}
     if redis_url is not None:
         import redis as redis_py
 
@@ -297,7 +307,8 @@ def run_one(args: argparse.Namespace, backend: str, kind: str, n: int, idp_url: 
         stats = _idp(idp_url, "/_stats")
         reach = sum(min(len(pids), total) for pids in seen.values()) / (len(tokens) * total)
         connections = stats["connections"] - 1  # the /_stats request's own
-        row = Row(backend, kind, args.hosts, n, stats["jwks"], stats["introspect"], connections, reach,
+        row = Row(backend, kind, args.hosts, n, stats["discovery"], stats["jwks"], stats["introspect"], connections,
+                  reach,
                   len(results) / elapsed, _p99_ms(results), sum(w.rss_mb() for w in groups),
                   sum(1 for _, status, _ in results if status != 200))
         if args.steady:
@@ -305,7 +316,7 @@ def run_one(args: argparse.Namespace, backend: str, kind: str, n: int, idp_url: 
             steady = asyncio.run(_run(ports, tokens, args.connections, until=started + args.steady))
             elapsed = time.perf_counter() - started
             after = _idp(idp_url, "/_stats")
-            row.steady_idp = after["jwks"] + after["introspect"] - stats["jwks"] - stats["introspect"]
+            row.steady_idp = sum(after[name] - stats[name] for name in ("discovery", "jwks", "introspect"))
             row.steady_rps, row.steady_p99_ms = len(steady) / elapsed, _p99_ms([r for _, r in steady])
             row.errors += sum(1 for _, (_, status, _) in steady if status != 200)
         return row
@@ -319,14 +330,14 @@ def run_one(args: argparse.Namespace, backend: str, kind: str, n: int, idp_url: 
 def table(rows: Sequence[Row]) -> str:
     hosts = any(r.hosts > 1 for r in rows)
     steady = any(r.steady_idp is not None for r in rows)
-    lines = ["| backend | tokens | " + ("hosts | N per host" if hosts else "N") + " | JWKS fetches "
+    lines = ["| backend | tokens | " + ("hosts | N per host" if hosts else "N") + " | discovery fetches | JWKS fetches "
              "| introspection calls | IdP TCP connections | reach | burst req/s | p99 ms | "
              + ("steady IdP calls | steady req/s | steady p99 ms | " if steady else "")
              + "workers' RSS MB | errors |",
-             "|---|---|---|---|---|---|---|---|---|" + "---|" * (hosts + 3 * steady + 2)]
+             "|---|---|---|---|---|---|---|---|---|---|" + "---|" * (hosts + 3 * steady + 2)]
     for r in rows:
         lines.append(f"| {r.backend} | {r.kind} | " + (f"{r.hosts} | " if hosts else "")
-                     + f"{r.workers} | {r.jwks} | {r.introspect} | {r.connections} "
+                     + f"{r.workers} | {r.discovery} | {r.jwks} | {r.introspect} | {r.connections} "
                      f"| {r.reach:.0%} | {r.rps:,.0f} | {r.p99_ms:.0f} | "
                      + (f"{r.steady_idp} | {r.steady_rps:,.0f} | {r.steady_p99_ms:.0f} | " if steady else "")
                      + f"{r.rss_mb:.0f} | {r.errors} |")
