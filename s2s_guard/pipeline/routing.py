@@ -27,6 +27,10 @@ Authorization = str | Sequence[str] | None
 # RFC 6750 §2.1 b64token characters ("=" padding goes the long way, through extract_bearer).
 _BEARER_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _sha256 = hashlib.sha256  # the warm path's one hash, without a module attribute lookup
+#: Header segments whose checks passed, per issuer (bounded: cleared when full, like core/jws.py's
+#: parsed headers). A header is a pure function of its base64url segment, and the checks are a pure
+#: function of the header and the issuer's configuration, so a segment that passed once passes again.
+_CHECKED_HEADERS_MAX = 256
 
 
 def headers_of(authorization: Authorization) -> list[str]:
@@ -84,6 +88,7 @@ class Router:
         self.introspects = config.introspection is not None
         self._profiles: dict[str, Profile] = {}
         self._templates = [i for i in config.issuers if "{tenantid}" in i.issuer]  # Entra multi-tenant
+        self._checked: dict[tuple[str, bytes], str] = {}  # (issuer, header segment) -> its alg
 
     def token(self, authorization: Authorization, query_tokens: Sequence[str],
               plain: tuple[str, bytes, str] | None) -> tuple[str, str]:
@@ -127,9 +132,19 @@ class Router:
         profile = self.profile(issuer)
         if outer is not None and not profile.unsigned_outer:
             raise DisallowedAlgorithm("alg none is accepted only around a high-trust actor token")
-        alg = check_header(jws.header, issuer.algorithms, issuer.typ)
-        profile.check_header(jws.header)
-        return Routed(jws, issuer, alg, sha, iss, outer)
+        return Routed(jws, issuer, self._alg(jws, issuer, profile), sha, iss, outer)
+
+    def _alg(self, jws: CompactJWS, issuer: IssuerConfig, profile: Profile) -> str:
+        """The header checks (RFC 7515, RFC 8725 §3.1, the profile's), once per issuer and header segment."""
+        key = (issuer.issuer, jws.signing_input[:jws.signing_input.index(b".")])
+        alg = self._checked.get(key)
+        if alg is None:
+            alg = check_header(jws.header, issuer.algorithms, issuer.typ)
+            profile.check_header(jws.header)
+            if len(self._checked) >= _CHECKED_HEADERS_MAX:
+                self._checked.clear()
+            self._checked[key] = alg
+        return alg
 
     def template_for(self, iss: str, payload: Mapping[str, Any]) -> IssuerConfig | None:
         """RFC 8725 §3.8: the Entra ``{tenantid}`` template ``iss`` fills (from ``tid``), when no

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from s2s_guard import ConfigurationError, Guard
+from s2s_guard import AuthError, ConfigurationError, Guard
 from s2s_guard.core.keys import b64url
 
 from loopback import serve_wsgi
@@ -267,3 +268,29 @@ def test_entra_appid_and_azp_that_disagree_are_refused(forge: Forge) -> None:
     for claims in (entra_claims(TENANT_A, appid=other), entra_claims(TENANT_A, ver="1.0", azp=other)):
         expect_refused(guard, bearer(forge.token(claims)), *INVALID, "invalid_claim")
     expect_accepted(guard, bearer(forge.token(entra_claims(TENANT_A, appid=APP))))  # agreeing: control
+
+
+def test_a_header_checked_for_one_issuer_is_checked_again_for_another() -> None:
+    """RFC 8725 §3.1 (algorithms per issuer, from configuration): the router remembers header
+    segments that passed its checks per issuer, never across issuers. The same header bytes that
+    an RS256 issuer accepts are refused for an issuer allowing only ES256."""
+    import jwt as pyjwt
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "k1"}
+    issuers = [{"name": name, "issuer": f"https://{name}.example", "algorithms": [alg], "jwks": {"keys": [jwk]}}
+               for name, alg in (("rs", "RS256"), ("es", "ES256"))]
+    guard = Guard.from_config({"audience": ["api://orders"], "issuers": issuers, "cache": {"verified": False}})
+    now = int(time.time())
+
+    def token(iss: str) -> str:
+        claims = {"iss": iss, "aud": "api://orders", "sub": "d", "client_id": "d", "iat": now, "exp": now + 60}
+        return pyjwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+    first, second = token("https://rs.example"), token("https://es.example")
+    assert first.split(".")[0] == second.split(".")[0]  # the same header segment
+    assert guard.authenticate_sync("Bearer " + first).app is not None
+    with pytest.raises(AuthError) as refused:
+        guard.authenticate_sync("Bearer " + second)
+    assert refused.value.reason == "disallowed_algorithm"
