@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,9 @@ import pytest
 from s2s_guard.cli import main
 from s2s_guard.testing import LocalIssuer
 
+from test_cli import issuer  # noqa: F401 (the module's local issuer, the same as the check tests')
+
 AUD = "api://orders"
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[LocalIssuer]:
-    with LocalIssuer(audience=AUD, algorithms=("RS256",)) as iss:
-        yield iss
 
 
 @pytest.fixture
